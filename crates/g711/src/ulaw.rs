@@ -29,7 +29,11 @@ const fn decode(code: u8) -> i16 {
     let u = !code as i32;
     let mut t = ((u & 0x0F) << 3) + DECODE_BIAS;
     t <<= (u & 0x70) >> 4;
-    (if u & 0x80 != 0 { DECODE_BIAS - t } else { t - DECODE_BIAS }) as i16
+    (if u & 0x80 != 0 {
+        DECODE_BIAS - t
+    } else {
+        t - DECODE_BIAS
+    }) as i16
 }
 
 /// `encode_ulaw` for constant tables elsewhere in the crate.
