@@ -45,7 +45,11 @@ impl PayloadType {
 
     /// A payload type, if `pt` fits in 7 bits.
     pub const fn new(pt: u8) -> Option<PayloadType> {
-        if pt < 128 { Some(PayloadType(pt)) } else { None }
+        if pt < 128 {
+            Some(PayloadType(pt))
+        } else {
+            None
+        }
     }
 
     /// The 7-bit value.
@@ -74,7 +78,10 @@ impl Header {
     /// start of `buf` and returns [`HEADER_LEN`].
     pub fn write(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         let Some(out) = buf.get_mut(..HEADER_LEN) else {
-            return Err(WriteError::BufferTooShort { len: buf.len(), needed: HEADER_LEN });
+            return Err(WriteError::BufferTooShort {
+                len: buf.len(),
+                needed: HEADER_LEN,
+            });
         };
         out[0] = 0x80;
         out[1] = (u8::from(self.marker) << 7) | self.payload_type.0;

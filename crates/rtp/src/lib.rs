@@ -12,6 +12,6 @@ mod header;
 mod packet;
 mod unwrap;
 
-pub use header::{Header, PayloadType, RtpTime, SeqNo, Ssrc, HEADER_LEN};
+pub use header::{HEADER_LEN, Header, PayloadType, RtpTime, SeqNo, Ssrc};
 pub use packet::{Packet, ParseError, WriteError};
 pub use unwrap::{SeqUnwrapper, TimeUnwrapper};

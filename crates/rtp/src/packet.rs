@@ -1,6 +1,6 @@
 //! Parsing a received RTP packet.
 
-use crate::{Header, PayloadType, RtpTime, SeqNo, Ssrc, HEADER_LEN};
+use crate::{HEADER_LEN, Header, PayloadType, RtpTime, SeqNo, Ssrc};
 
 /// Why a datagram is not a usable RTP packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -92,7 +92,10 @@ impl<'a> Packet<'a> {
         }
         let mut offset = HEADER_LEN + 4 * usize::from(csrc_count);
         if offset > len {
-            return Err(ParseError::CsrcOverrun { count: csrc_count, len });
+            return Err(ParseError::CsrcOverrun {
+                count: csrc_count,
+                len,
+            });
         }
         if has_extension {
             let Some(ext) = buf.get(offset..offset + 4) else {
@@ -120,14 +123,20 @@ impl<'a> Packet<'a> {
             timestamp: RtpTime(u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]])),
             ssrc: Ssrc(u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]])),
         };
-        Ok(Packet { header, payload: &buf[offset..end] })
+        Ok(Packet {
+            header,
+            payload: &buf[offset..end],
+        })
     }
 
     /// Writes `header` and `payload` into `buf` as one packet and returns its length.
     pub fn write(header: &Header, payload: &[u8], buf: &mut [u8]) -> Result<usize, WriteError> {
         let needed = HEADER_LEN + payload.len();
         if buf.len() < needed {
-            return Err(WriteError::BufferTooShort { len: buf.len(), needed });
+            return Err(WriteError::BufferTooShort {
+                len: buf.len(),
+                needed,
+            });
         }
         header.write(buf)?;
         buf[HEADER_LEN..needed].copy_from_slice(payload);
@@ -156,7 +165,9 @@ mod tests {
         assert_eq!(n, 14);
         assert_eq!(
             buf,
-            [0x80, 0x88, 0xFF, 0xFF, 0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3, 4, 0xD5, 0x55]
+            [
+                0x80, 0x88, 0xFF, 0xFF, 0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3, 4, 0xD5, 0x55
+            ]
         );
         let p = Packet::parse(&buf).expect("valid");
         assert_eq!(p.header, header(true));
@@ -178,17 +189,29 @@ mod tests {
 
     #[test]
     fn names_what_is_wrong() {
-        assert_eq!(Packet::parse(&[0x80; 5]), Err(ParseError::MessageTooShort { len: 5 }));
-        assert_eq!(Packet::parse(&[0x40; 12]), Err(ParseError::BadVersion { version: 1 }));
+        assert_eq!(
+            Packet::parse(&[0x80; 5]),
+            Err(ParseError::MessageTooShort { len: 5 })
+        );
+        assert_eq!(
+            Packet::parse(&[0x40; 12]),
+            Err(ParseError::BadVersion { version: 1 })
+        );
         let mut csrc = [0u8; 12];
         csrc[0] = 0x81;
-        assert_eq!(Packet::parse(&csrc), Err(ParseError::CsrcOverrun { count: 1, len: 12 }));
+        assert_eq!(
+            Packet::parse(&csrc),
+            Err(ParseError::CsrcOverrun { count: 1, len: 12 })
+        );
         let mut pad = [0u8; 13];
         pad[0] = 0xA0;
         pad[12] = 2;
         assert_eq!(
             Packet::parse(&pad),
-            Err(ParseError::BadPadding { padding: 2, available: 1 })
+            Err(ParseError::BadPadding {
+                padding: 2,
+                available: 1
+            })
         );
         let mut rtcp = [0u8; 12];
         rtcp[0] = 0x80;
@@ -201,7 +224,10 @@ mod tests {
         let mut buf = [0u8; 11];
         assert_eq!(
             header(false).write(&mut buf),
-            Err(WriteError::BufferTooShort { len: 11, needed: 12 })
+            Err(WriteError::BufferTooShort {
+                len: 11,
+                needed: 12
+            })
         );
     }
 }
