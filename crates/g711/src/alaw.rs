@@ -1,4 +1,7 @@
 //! A-law (G.711 §3): 13-bit linear magnitude, eight segments, even bits inverted (0x55).
+//!
+//! A negative sample's magnitude is its one's complement (`-v - 1`), as in both the ITU-T G.191
+//! reference `alaw_compress` and the Sun `g711.c` formulation.
 
 const fn segment(v: i32) -> u32 {
     let mut seg = 0;
@@ -9,7 +12,7 @@ const fn segment(v: i32) -> u32 {
 }
 
 /// Encodes a sample already shifted right by 3 (arithmetic, so it floors).
-pub(crate) const fn encode13(v: i32) -> u8 {
+const fn encode13(v: i32) -> u8 {
     let (mag, mask) = if v >= 0 { (v, 0xD5) } else { (-v - 1, 0x55) };
     let seg = segment(mag);
     if seg >= 8 {
@@ -60,15 +63,7 @@ static DECODE: [i16; 256] = {
     table
 };
 
-static TO_ULAW: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        table[i] = crate::ulaw::encode_ulaw_const(decode(i as u8));
-        i += 1;
-    }
-    table
-};
+static TO_ULAW: [u8; 256] = crate::convert::alaw_to_ulaw_table();
 
 /// Encodes a 16-bit linear sample as A-law.
 #[inline]
@@ -82,7 +77,11 @@ pub fn decode_alaw(code: u8) -> i16 {
     DECODE[code as usize]
 }
 
-/// Converts an A-law code word to the µ-law code word of the same decoded value.
+/// Converts an A-law code word to µ-law by G.711 Table 4.
+///
+/// This is not `encode_ulaw(decode_alaw(code))`: the standard's table differs from that
+/// re-quantisation for 34 code words, and makes A-law → µ-law → A-law change at most the least
+/// significant bit.
 #[inline]
 pub fn alaw_to_ulaw(code: u8) -> u8 {
     TO_ULAW[code as usize]

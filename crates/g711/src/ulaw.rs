@@ -1,4 +1,9 @@
 //! µ-law (G.711 §2): 14-bit linear magnitude, bias 33, eight segments.
+//!
+//! A negative sample's magnitude is its one's complement (`!v`, that is `-v - 1`), as in the
+//! ITU-T G.191 reference `ulaw_compress`. The Sun `g711.c` formulation negates instead (`-v`),
+//! which puts every negative decision value one 14-bit step further from zero: samples -1..=-4
+//! then encode as -8 instead of as "negative zero" (`0x7F`).
 
 /// Largest 14-bit magnitude before the bias is added; larger inputs saturate.
 const CLIP: i32 = 8159;
@@ -9,7 +14,7 @@ const DECODE_BIAS: i32 = 0x84;
 
 const fn encode14(v: i32) -> u8 {
     // `v` is the sample already shifted right by 2 (arithmetic, so it floors).
-    let (mut mag, mask) = if v < 0 { (-v, 0x7F) } else { (v, 0xFF) };
+    let (mut mag, mask) = if v < 0 { (!v, 0x7F) } else { (v, 0xFF) };
     if mag > CLIP {
         mag = CLIP;
     }
@@ -36,11 +41,6 @@ const fn decode(code: u8) -> i16 {
     }) as i16
 }
 
-/// `encode_ulaw` for constant tables elsewhere in the crate.
-pub(crate) const fn encode_ulaw_const(sample: i16) -> u8 {
-    encode14((sample >> 2) as i32)
-}
-
 /// Encoder table indexed by `(sample >> 2) + 8192`.
 static ENCODE: [u8; 16384] = {
     let mut table = [0u8; 16384];
@@ -62,15 +62,7 @@ static DECODE: [i16; 256] = {
     table
 };
 
-static TO_ALAW: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        table[i] = crate::alaw::encode13((decode(i as u8) >> 3) as i32);
-        i += 1;
-    }
-    table
-};
+static TO_ALAW: [u8; 256] = crate::convert::ulaw_to_alaw_table();
 
 /// Encodes a 16-bit linear sample as µ-law.
 #[inline]
@@ -84,7 +76,11 @@ pub fn decode_ulaw(code: u8) -> i16 {
     DECODE[code as usize]
 }
 
-/// Converts a µ-law code word to the A-law code word of the same decoded value.
+/// Converts a µ-law code word to A-law by G.711 Table 3.
+///
+/// This is not `encode_alaw(decode_ulaw(code))`: the standard's table differs from that
+/// re-quantisation for 46 code words, and makes µ-law → A-law → µ-law change at most the least
+/// significant bit.
 #[inline]
 pub fn ulaw_to_alaw(code: u8) -> u8 {
     TO_ALAW[code as usize]

@@ -7,7 +7,9 @@
 //!   padding.
 //! - [`SeqNo`] and [`RtpTime`] are the 16- and 32-bit wrapping counters; [`SeqUnwrapper`] and
 //!   [`TimeUnwrapper`] extend them to 64 bits across wrap-around (RFC 3550 Appendix A.1).
+//! - [`fuzz`] holds the bodies of fuzz targets for the parser.
 
+pub mod fuzz;
 mod header;
 mod packet;
 mod unwrap;
