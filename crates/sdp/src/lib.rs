@@ -24,19 +24,27 @@
 //! multicast (TTL and address count are ignored), host names in `c=` (an error: we do not
 //! resolve), `b=` bandwidth, SDP capability negotiation (RFC 5939), ANAT.
 //!
-//! Errors are [`SdpError`]s; nothing in a peer's SDP panics. [`fuzz::parse_and_answer`] is the
-//! body of the SDP fuzz target.
+//! Errors are [`SdpError`]s; nothing in a peer's SDP panics.
 
+mod answer;
 mod description;
 mod direction;
 mod error;
+mod local_media;
+mod negotiated_media;
+mod offer;
 mod ptime;
+mod render;
 #[cfg(test)]
 mod samples;
+mod session;
 
 pub use description::{Description, MediaKind, MediaLine, Origin, PayloadFormat};
 pub use direction::Direction;
 pub use error::SdpError;
 pub use g711::Law;
+pub use local_media::{CodecPolicy, DEFAULT_TELEPHONE_EVENT_PT, LocalMedia};
+pub use negotiated_media::NegotiatedMedia;
 pub use ptime::Ptime;
 pub use rtp::PayloadType;
+pub use session::{Answer, SdpSession};
