@@ -24,12 +24,14 @@
 //! multicast (TTL and address count are ignored), host names in `c=` (an error: we do not
 //! resolve), `b=` bandwidth, SDP capability negotiation (RFC 5939), ANAT.
 //!
-//! Errors are [`SdpError`]s; nothing in a peer's SDP panics.
+//! Errors are [`SdpError`]s; nothing in a peer's SDP panics. [`fuzz::parse_and_answer`] is the
+//! body of the SDP fuzz target.
 
 mod answer;
 mod description;
 mod direction;
 mod error;
+pub mod fuzz;
 mod local_media;
 mod negotiated_media;
 mod offer;
