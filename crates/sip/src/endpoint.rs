@@ -112,7 +112,9 @@ impl Endpoint {
                     addr,
                     source,
                 };
-                let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind_err)?;
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(bind_err)?;
                 let local = listener.local_addr().map_err(bind_err)?;
                 Some((listener, local))
             }

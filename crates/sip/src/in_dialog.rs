@@ -140,10 +140,7 @@ pub(crate) enum Step {
     /// The peer wants to modify the session.
     Modify(ReInvite),
     /// A provisional response (UAC side).
-    Early {
-        code: u16,
-        sdp: Option<Bytes>,
-    },
+    Early { code: u16, sdp: Option<Bytes> },
     /// The dialog ended.
     Ended(TerminatedReason),
     /// Nothing the call needs to see.

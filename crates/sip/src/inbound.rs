@@ -204,7 +204,10 @@ impl InboundCall {
         }
         self.require_unanswered("reject")?;
         let status = StatusCode::from(rejection.code);
-        let mut response = self.shared.stack.make_response(&self.invite, status.clone(), None);
+        let mut response = self
+            .shared
+            .stack
+            .make_response(&self.invite, status.clone(), None);
         let local_tag = self.dialog.id().local_tag;
         if let Ok(to) = response.to_header_mut() {
             to.mut_tag(local_tag.into()).ok();
@@ -280,7 +283,11 @@ impl Drop for InboundCall {
 }
 
 /// Turns a new INVITE transaction into an [`IncomingCall`], or refuses it.
-pub(crate) fn offer_call(shared: &Arc<Shared>, calls: &mpsc::Sender<IncomingCall>, tx: Transaction) {
+pub(crate) fn offer_call(
+    shared: &Arc<Shared>,
+    calls: &mpsc::Sender<IncomingCall>,
+    tx: Transaction,
+) {
     let Ok(permit) = calls.clone().try_reserve_owned() else {
         tracing::warn!("incoming call queue full or closed, refusing an INVITE");
         reply(

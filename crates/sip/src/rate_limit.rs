@@ -92,7 +92,9 @@ impl RateLimiter {
 
 /// Brings `bucket` up to date at `now` and returns its tokens.
 fn refill(bucket: &mut Bucket, now: Instant, rate: f64, burst: f64) -> f64 {
-    let elapsed = now.saturating_duration_since(bucket.refilled_at).as_secs_f64();
+    let elapsed = now
+        .saturating_duration_since(bucket.refilled_at)
+        .as_secs_f64();
     bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
     bucket.refilled_at = now;
     bucket.tokens

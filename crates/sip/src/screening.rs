@@ -50,7 +50,9 @@ fn has_mandatory_headers(message: &SipMessage) -> bool {
                 && req.call_id_header().is_ok()
                 && req.cseq_header().is_ok_and(|c| c.seq().is_ok())
                 && req.to_header().is_ok()
-                && req.from_header().is_ok_and(|f| f.tag().is_ok_and(|t| t.is_some()))
+                && req
+                    .from_header()
+                    .is_ok_and(|f| f.tag().is_ok_and(|t| t.is_some()))
         }
         SipMessage::Response(resp) => {
             resp.via_header().is_ok() && resp.call_id_header().is_ok() && resp.cseq_header().is_ok()
@@ -60,8 +62,20 @@ fn has_mandatory_headers(message: &SipMessage) -> bool {
 
 /// Methods the stack parses; a well-formed request with any other gets 501.
 const KNOWN_METHODS: &[&str] = &[
-    "ACK", "BYE", "CANCEL", "INFO", "INVITE", "MESSAGE", "NOTIFY", "OPTIONS", "PRACK", "PUBLISH",
-    "REFER", "REGISTER", "SUBSCRIBE", "UPDATE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "INFO",
+    "INVITE",
+    "MESSAGE",
+    "NOTIFY",
+    "OPTIONS",
+    "PRACK",
+    "PUBLISH",
+    "REFER",
+    "REGISTER",
+    "SUBSCRIBE",
+    "UPDATE",
 ];
 
 /// Builds 400/501 from the raw text when enough of it is readable.
@@ -121,7 +135,10 @@ fn answer_raw(datagram: &[u8]) -> Verdict {
     if to.contains(";tag=") {
         response.push_str(&format!("To: {to}\r\n"));
     } else {
-        response.push_str(&format!("To: {to};tag={}\r\n", rsipstack::transaction::make_tag()));
+        response.push_str(&format!(
+            "To: {to};tag={}\r\n",
+            rsipstack::transaction::make_tag()
+        ));
     }
     response.push_str(&format!(
         "Call-ID: {call_id}\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"
@@ -206,7 +223,10 @@ mod tests {
     fn unknown_method_gets_501() {
         let msg = OPTIONS.replace("OPTIONS", "FROBNICATE");
         let (text, malformed) = reply_text(screen(msg.as_bytes()));
-        assert!(text.starts_with("SIP/2.0 501 Not Implemented\r\n"), "{text}");
+        assert!(
+            text.starts_with("SIP/2.0 501 Not Implemented\r\n"),
+            "{text}"
+        );
         assert!(!malformed);
     }
 
