@@ -593,3 +593,567 @@ fn frame_ptime(ptime: sdp::Ptime) -> tap::Ptime {
 fn usable(addr: SocketAddr) -> Option<SocketAddr> {
     (!addr.ip().is_unspecified() && addr.port() != 0).then_some(addr)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+    use sdp::{Direction, Ptime};
+
+    use super::*;
+    use crate::Playback;
+
+    const SDP_PEER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 4000);
+    const NAT_PEER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7)), 9);
+    const STRAY: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 3)), 666);
+
+    fn media(codec: Law, pt: u8, te: Option<u8>, ptime_ms: u16) -> NegotiatedMedia {
+        NegotiatedMedia {
+            remote_rtp: SDP_PEER,
+            codec,
+            payload_type: PayloadType::new(pt).expect("7 bits"),
+            telephone_event: te.map(|pt| PayloadType::new(pt).expect("7 bits")),
+            ptime: Ptime::from_ms(ptime_ms).expect("not zero"),
+            direction: Direction::SendRecv,
+            on_hold: false,
+        }
+    }
+
+    fn core(media: &NegotiatedMedia, source: Source, t0: Instant) -> LegCore {
+        LegCore::new(
+            LegConfig::default(),
+            media,
+            source,
+            t0,
+            &mut SmallRng::seed_from_u64(7),
+        )
+    }
+
+    fn rtp(ssrc: u32, seq: u16, ts: u32, pt: u8, marker: bool, payload: &[u8]) -> Vec<u8> {
+        let header = Header {
+            marker,
+            payload_type: PayloadType::new(pt).expect("7 bits"),
+            seq: SeqNo(seq),
+            timestamp: RtpTime(ts),
+            ssrc: Ssrc(ssrc),
+        };
+        let mut buf = vec![0; HEADER_LEN + payload.len()];
+        Packet::write(&header, payload, &mut buf).expect("sized");
+        buf
+    }
+
+    #[derive(Debug)]
+    struct Sent {
+        to: SocketAddr,
+        header: Header,
+        payload: Vec<u8>,
+        due: Instant,
+    }
+
+    fn drain(core: &mut LegCore, now: Instant) -> Vec<Sent> {
+        let mut out = Vec::new();
+        while let Some(tx) = core.poll_transmit(now) {
+            let p = tx.packet();
+            assert_eq!(Packet::parse(tx.bytes).expect("we write RTP"), p);
+            out.push(Sent {
+                to: tx.destination,
+                header: tx.header,
+                payload: p.payload.to_vec(),
+                due: tx.due,
+            });
+        }
+        out
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Non-silent A-law bytes that differ from packet to packet.
+    fn audio(k: usize, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| match ((k * 31 + i * 7) % 251) as u8 {
+                0xD5 | 0xFF => 0x2A,
+                b => b,
+            })
+            .collect()
+    }
+
+    fn assert_one_stream(sent: &[Sent], samples: u32) {
+        for w in sent.windows(2) {
+            assert_eq!(w[1].header.ssrc, w[0].header.ssrc);
+            assert_eq!(w[1].header.seq, w[0].header.seq.wrapping_add(1));
+            assert_eq!(
+                w[1].header.timestamp,
+                w[0].header.timestamp.wrapping_add(samples)
+            );
+            assert!(!w[1].header.marker);
+        }
+    }
+
+    #[test]
+    fn frames_go_out_on_the_grid_with_continuous_numbering() {
+        let t0 = Instant::now();
+        let m = media(Law::Ulaw, 96, None, 20);
+        let mut leg = core(&m, Source::Silence, t0);
+        let first = drain(&mut leg, t0);
+        assert_eq!(first.len(), 1);
+        assert!(first[0].header.marker);
+        assert!(drain(&mut leg, t0 + ms(10)).is_empty());
+        assert_eq!(leg.poll_timeout(), t0 + ms(20));
+        // A late timer sends every frame due, each stamped with its place on the grid.
+        let late = drain(&mut leg, t0 + ms(75));
+        assert_eq!(
+            late.iter().map(|s| s.due).collect::<Vec<_>>(),
+            vec![t0 + ms(20), t0 + ms(40), t0 + ms(60)]
+        );
+        let all: Vec<Sent> = first.into_iter().chain(late).collect();
+        assert_one_stream(&all, 160);
+        for s in &all {
+            assert_eq!(s.to, SDP_PEER);
+            assert_eq!(s.header.payload_type.get(), 96);
+            assert_eq!(s.header.ssrc, leg.ssrc());
+            assert_eq!(s.payload, [0xFF; 160]);
+        }
+        assert_eq!(leg.poll_timeout(), t0 + ms(80));
+        let st = leg.stats();
+        assert_eq!((st.packets_out, st.bytes_out), (4, 4 * 172));
+    }
+
+    #[test]
+    fn a_stalled_shell_sends_at_most_a_burst_and_skips_the_rest() {
+        let t0 = Instant::now();
+        let mut leg = core(&media(Law::Alaw, 8, None, 20), Source::Silence, t0);
+        let first = drain(&mut leg, t0);
+        let burst = drain(&mut leg, t0 + ms(1000));
+        assert_eq!(burst.len(), LegConfig::DEFAULT_MAX_BURST as usize);
+        assert_eq!(burst[0].due, t0 + ms(920));
+        assert_eq!(leg.stats().frames_skipped, 45);
+        // Timestamps tell the receiver how much time the skipped frames took; seq goes on.
+        assert_eq!(burst[0].header.seq, first[0].header.seq.wrapping_add(1));
+        assert_eq!(
+            burst[0].header.timestamp,
+            first[0].header.timestamp.wrapping_add(46 * 160)
+        );
+        assert_one_stream(&burst, 160);
+    }
+
+    #[test]
+    fn negotiated_ptime_is_rounded_to_the_frame_grid() {
+        let t0 = Instant::now();
+        assert_eq!(
+            core(&media(Law::Ulaw, 0, None, 30), Source::Silence, t0)
+                .ptime()
+                .ms(),
+            30
+        );
+        assert_eq!(
+            core(&media(Law::Ulaw, 0, None, 25), Source::Silence, t0)
+                .ptime()
+                .ms(),
+            30
+        );
+        assert_eq!(
+            core(&media(Law::Ulaw, 0, None, 3), Source::Silence, t0)
+                .ptime()
+                .ms(),
+            10
+        );
+        assert_eq!(
+            core(&media(Law::Ulaw, 0, None, 500), Source::Silence, t0)
+                .ptime()
+                .ms(),
+            120
+        );
+    }
+
+    #[test]
+    fn latches_on_the_first_packet_and_resists_a_stray_one() {
+        let t0 = Instant::now();
+        let mut leg = core(&media(Law::Ulaw, 0, None, 20), Source::Silence, t0);
+        assert_eq!(leg.destination(), Some(SDP_PEER));
+        let p = rtp(1, 1, 0, 0, false, &[0; 160]);
+        assert!(leg.handle_datagram(t0, NAT_PEER, &p).rtp().is_some());
+        assert_eq!(
+            leg.poll_event(),
+            Some(LegEvent::Latched {
+                from: NAT_PEER,
+                ssrc: Ssrc(1)
+            })
+        );
+        assert_eq!(leg.destination(), Some(NAT_PEER));
+        assert!(drain(&mut leg, t0).iter().all(|s| s.to == NAT_PEER));
+
+        // One stray packet: dropped, nothing moves.
+        let stray = rtp(99, 500, 0, 0, false, &[0x11; 160]);
+        assert!(matches!(
+            leg.handle_datagram(t0, STRAY, &stray),
+            Received::Foreign { from: STRAY }
+        ));
+        // The latched SSRC from elsewhere never moves the leg.
+        let copy = rtp(1, 2, 160, 0, false, &[0; 160]);
+        for _ in 0..5 {
+            assert!(matches!(
+                leg.handle_datagram(t0, STRAY, &copy),
+                Received::Foreign { .. }
+            ));
+        }
+        assert_eq!(leg.destination(), Some(NAT_PEER));
+        assert_eq!(leg.poll_event(), None);
+
+        // A new source that keeps sending while the old one is quiet takes over.
+        for seq in 501..503 {
+            let p = rtp(99, seq, 0, 0, false, &[0x11; 160]);
+            assert!(leg.handle_datagram(t0, STRAY, &p).rtp().is_some() == (seq == 502));
+        }
+        assert_eq!(leg.destination(), Some(STRAY));
+        assert_eq!(
+            leg.poll_event(),
+            Some(LegEvent::Relatched {
+                from: STRAY,
+                previous: NAT_PEER,
+                ssrc: Ssrc(99)
+            })
+        );
+        let st = leg.stats();
+        assert_eq!((st.foreign, st.relatches, st.packets_in), (7, 1, 2));
+    }
+
+    #[test]
+    fn without_latching_the_leg_sends_to_the_sdp_address() {
+        let t0 = Instant::now();
+        let config = LegConfig {
+            latching: false,
+            ..LegConfig::default()
+        };
+        let m = media(Law::Ulaw, 0, None, 20);
+        let mut leg = LegCore::new(
+            config,
+            &m,
+            Source::Silence,
+            t0,
+            &mut SmallRng::seed_from_u64(1),
+        );
+        let p = rtp(1, 1, 0, 0, false, &[0; 160]);
+        assert!(leg.handle_datagram(t0, NAT_PEER, &p).rtp().is_some());
+        assert!(leg.handle_datagram(t0, STRAY, &p).rtp().is_some());
+        assert_eq!(leg.destination(), Some(SDP_PEER));
+        assert_eq!(leg.poll_event(), None);
+    }
+
+    #[test]
+    fn a_new_sdp_address_drops_the_latch() {
+        let t0 = Instant::now();
+        let mut m = media(Law::Ulaw, 0, None, 20);
+        let mut leg = core(&m, Source::Silence, t0);
+        leg.handle_datagram(t0, NAT_PEER, &rtp(1, 1, 0, 0, false, &[0; 160]));
+        assert_eq!(leg.destination(), Some(NAT_PEER));
+        m.remote_rtp = STRAY;
+        leg.handle_media(t0, &m);
+        assert_eq!(leg.destination(), Some(STRAY));
+    }
+
+    /// Feeds `packets` (arrival time, bytes) to `leg` and drains it every millisecond until
+    /// `end`, returning what it sent.
+    fn run(
+        leg: &mut LegCore,
+        t0: Instant,
+        packets: &[(Duration, Vec<u8>)],
+        end: Duration,
+    ) -> Vec<Sent> {
+        let mut sent = Vec::new();
+        let mut next = 0;
+        for t in 0..=end.as_millis() as u64 {
+            let now = t0 + ms(t);
+            while next < packets.len() && packets[next].0 <= ms(t) {
+                leg.handle_datagram(now, NAT_PEER, &packets[next].1);
+                next += 1;
+            }
+            sent.extend(drain(leg, now));
+        }
+        sent
+    }
+
+    fn audio_after_silence(sent: &[Sent], silence: u8) -> Vec<u8> {
+        let all: Vec<u8> = sent.iter().flat_map(|s| s.payload.clone()).collect();
+        let start = all.iter().position(|&b| b != silence).expect("some audio");
+        let end = all.iter().rposition(|&b| b != silence).expect("some audio");
+        all[start..=end].to_vec()
+    }
+
+    #[test]
+    fn echo_plays_30_ms_packets_back_in_20_ms_frames_byte_for_byte() {
+        let t0 = Instant::now();
+        let mut leg = core(&media(Law::Alaw, 8, None, 20), Source::Echo, t0);
+        let mut said = Vec::new();
+        let packets: Vec<(Duration, Vec<u8>)> = (0..50u16)
+            .map(|k| {
+                let payload = audio(usize::from(k), 240);
+                said.extend_from_slice(&payload);
+                // Up to 7 ms of jitter, inside the playout window.
+                let at = ms(5 + 30 * u64::from(k) + u64::from(k * 7 % 8));
+                (
+                    at,
+                    rtp(
+                        0xABCD,
+                        1000 + k,
+                        77 + 240 * u32::from(k),
+                        8,
+                        k == 0,
+                        &payload,
+                    ),
+                )
+            })
+            .collect();
+        let sent = run(&mut leg, t0, &packets, ms(1700));
+        assert!(
+            sent.iter()
+                .all(|s| s.payload.len() == 160 && s.header.payload_type.get() == 8)
+        );
+        assert_one_stream(&sent, 160);
+        assert_eq!(audio_after_silence(&sent, 0xD5), said);
+        let st = leg.stats();
+        assert_eq!((st.packets_in, st.lost, st.late), (50, 0, 0));
+    }
+
+    #[test]
+    fn relay_transcodes_a_law_to_mu_law() {
+        let t0 = Instant::now();
+        let mut a = core(&media(Law::Alaw, 8, None, 20), Source::Silence, t0);
+        let mut b = core(&media(Law::Ulaw, 0, None, 20), Source::Relay, t0);
+        let mut heard = Vec::new();
+        let mut sent = Vec::new();
+        for t in 0..=600u64 {
+            let now = t0 + ms(t);
+            if t % 20 == 3 && t < 400 {
+                let k = (t / 20) as usize;
+                let payload = audio(k, 160);
+                heard.extend(payload.iter().map(|&c| g711::alaw_to_ulaw(c)));
+                let p = rtp(5, k as u16, 160 * k as u32, 8, false, &payload);
+                if let Received::Rtp(inbound) = a.handle_datagram(now, NAT_PEER, &p) {
+                    b.handle_relay(now, &inbound);
+                }
+            }
+            drain(&mut a, now);
+            sent.extend(drain(&mut b, now));
+        }
+        assert!(
+            sent.iter()
+                .all(|s| s.header.payload_type == PayloadType::PCMU)
+        );
+        assert_eq!(audio_after_silence(&sent, 0xFF), heard);
+    }
+
+    #[test]
+    fn telephone_events_are_relayed_with_the_other_legs_payload_type() {
+        let t0 = Instant::now();
+        let mut a = core(&media(Law::Ulaw, 0, Some(101), 20), Source::Silence, t0);
+        let mut b = core(&media(Law::Ulaw, 0, Some(96), 20), Source::Relay, t0);
+        let mut no_te = core(&media(Law::Ulaw, 0, None, 20), Source::Relay, t0);
+        let audio_before = drain(&mut b, t0);
+        // Digit 5: start (marker), an update, then the end packet three times (RFC 4733 §2.5).
+        let events = [
+            (true, [5, 0x0A, 0x00, 0xA0]),
+            (false, [5, 0x0A, 0x01, 0x40]),
+            (false, [5, 0x8A, 0x01, 0xE0]),
+            (false, [5, 0x8A, 0x01, 0xE0]),
+            (false, [5, 0x8A, 0x01, 0xE0]),
+        ];
+        let mut relayed = Vec::new();
+        for (i, (marker, payload)) in events.iter().enumerate() {
+            let now = t0 + ms(5 + 10 * i as u64);
+            let p = rtp(42, 300 + i as u16, 123_456, 101, *marker, payload);
+            let Received::Rtp(inbound) = a.handle_datagram(now, NAT_PEER, &p) else {
+                panic!("accepted");
+            };
+            assert_eq!(inbound.kind, PayloadKind::TelephoneEvent);
+            b.handle_relay(now, &inbound);
+            no_te.handle_relay(now, &inbound);
+            relayed.extend(drain(&mut b, now));
+        }
+        let events_out: Vec<&Sent> = relayed
+            .iter()
+            .filter(|s| s.header.payload_type.get() == 96)
+            .collect();
+        assert_eq!(events_out.len(), 5);
+        for (sent, (marker, payload)) in events_out.iter().zip(&events) {
+            assert_eq!(&sent.payload[..], payload);
+            assert_eq!(sent.header.marker, *marker);
+            assert_eq!(sent.header.ssrc, b.ssrc());
+            // One event, one timestamp: that of the audio current when it began.
+            assert_eq!(
+                sent.header.timestamp,
+                audio_before[0].header.timestamp.wrapping_add(160)
+            );
+        }
+        // Events and audio share one sequence.
+        let all: Vec<Sent> = audio_before.into_iter().chain(relayed).collect();
+        for w in all.windows(2) {
+            assert_eq!(w[1].header.seq, w[0].header.seq.wrapping_add(1));
+        }
+        assert_eq!((a.stats().events_in, b.stats().events_out), (5, 5));
+        assert_eq!(no_te.stats().events_dropped, 5);
+        assert!(
+            drain(&mut no_te, t0 + ms(50))
+                .iter()
+                .all(|s| s.header.payload_type.get() == 0)
+        );
+    }
+
+    #[test]
+    fn inactivity_is_reported_once_per_silent_spell() {
+        let t0 = Instant::now();
+        let mut leg = core(&media(Law::Ulaw, 0, None, 20), Source::Silence, t0);
+        leg.handle_timeout(t0 + ms(29_999));
+        assert_eq!(leg.poll_event(), None);
+        leg.handle_timeout(t0 + ms(30_000));
+        assert_eq!(
+            leg.poll_event(),
+            Some(LegEvent::Inactive {
+                silent_for: ms(30_000)
+            })
+        );
+        leg.handle_timeout(t0 + ms(40_000));
+        assert_eq!(leg.poll_event(), None);
+        // Media comes back, then stops again.
+        leg.handle_datagram(
+            t0 + ms(41_000),
+            NAT_PEER,
+            &rtp(1, 1, 0, 0, false, &[0; 160]),
+        );
+        leg.poll_event(); // latched
+        let mut config_deadline = None;
+        for t in (41_000..=71_000).step_by(20) {
+            let now = t0 + ms(t);
+            leg.handle_timeout(now);
+            drain(&mut leg, now);
+            if let Some(e) = leg.poll_event() {
+                config_deadline = Some((t, e));
+                break;
+            }
+        }
+        assert_eq!(
+            config_deadline,
+            Some((
+                71_000,
+                LegEvent::Inactive {
+                    silent_for: ms(30_000)
+                }
+            ))
+        );
+        assert_eq!(leg.stats().last_packet_at, Some(t0 + ms(41_000)));
+    }
+
+    #[test]
+    fn the_inactivity_deadline_is_part_of_the_next_timeout() {
+        let t0 = Instant::now();
+        let config = LegConfig {
+            inactivity_timeout: Some(ms(5)),
+            ..LegConfig::default()
+        };
+        let m = media(Law::Ulaw, 0, None, 20);
+        let mut leg = LegCore::new(
+            config,
+            &m,
+            Source::Silence,
+            t0,
+            &mut SmallRng::seed_from_u64(3),
+        );
+        drain(&mut leg, t0);
+        assert_eq!(leg.poll_timeout(), t0 + ms(5));
+        leg.handle_timeout(t0 + ms(5));
+        assert!(matches!(leg.poll_event(), Some(LegEvent::Inactive { .. })));
+        assert_eq!(leg.poll_timeout(), t0 + ms(20));
+    }
+
+    #[test]
+    fn a_leg_on_hold_is_exempt_from_inactivity_and_does_not_send_when_told_not_to() {
+        let t0 = Instant::now();
+        // The peer put us on hold (its sendonly): we receive, may send nothing.
+        let mut held = media(Law::Ulaw, 0, None, 20);
+        held.on_hold = true;
+        held.direction = Direction::RecvOnly;
+        // We put the peer on hold (our sendonly): we send, expect nothing.
+        let mut holding = media(Law::Ulaw, 0, None, 20);
+        holding.direction = Direction::SendOnly;
+        for (m, sends) in [(held, false), (holding, true)] {
+            let mut leg = core(&m, Source::Silence, t0);
+            let sent = drain(&mut leg, t0 + ms(60_000));
+            assert_eq!(!sent.is_empty(), sends);
+            leg.handle_timeout(t0 + ms(60_000));
+            assert_eq!(leg.poll_event(), None);
+        }
+        // Resuming re-arms the timer from the resume.
+        let mut leg = core(&held_media(), Source::Silence, t0);
+        leg.handle_media(t0 + ms(60_000), &media(Law::Ulaw, 0, None, 20));
+        leg.handle_timeout(t0 + ms(89_999));
+        assert_eq!(leg.poll_event(), None);
+        leg.handle_timeout(t0 + ms(90_000));
+        assert!(matches!(leg.poll_event(), Some(LegEvent::Inactive { .. })));
+    }
+
+    fn held_media() -> NegotiatedMedia {
+        let mut m = media(Law::Ulaw, 0, None, 20);
+        m.on_hold = true;
+        m.direction = Direction::Inactive;
+        m.remote_rtp = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 4000);
+        m
+    }
+
+    #[test]
+    fn counters_count_what_the_peer_sent() {
+        let t0 = Instant::now();
+        let mut leg = core(&media(Law::Ulaw, 0, Some(101), 20), Source::Silence, t0);
+        let mut rtcp = rtp(1, 0, 0, 0, false, &[0; 8]);
+        rtcp[1] = 201; // RR
+        assert!(matches!(
+            leg.handle_datagram(t0, NAT_PEER, &rtcp),
+            Received::Rtcp
+        ));
+        assert!(matches!(
+            leg.handle_datagram(t0, NAT_PEER, b"hello"),
+            Received::Malformed {
+                error: ParseError::MessageTooShort { len: 5 }
+            }
+        ));
+        for (i, seq) in [1u16, 2, 4, 3, 7].into_iter().enumerate() {
+            let p = rtp(1, seq, 160 * u32::from(seq), 0, false, &[0; 160]);
+            leg.handle_datagram(t0 + ms(20 * i as u64), NAT_PEER, &p);
+        }
+        let cn = rtp(1, 8, 0, 13, false, &[40]);
+        assert_eq!(
+            leg.handle_datagram(t0 + ms(200), NAT_PEER, &cn)
+                .rtp()
+                .map(|i| i.kind),
+            Some(PayloadKind::Other)
+        );
+        let st = leg.stats();
+        assert_eq!(st.rtcp_ignored, 1);
+        assert_eq!(st.malformed, 1);
+        assert_eq!(st.packets_in, 6);
+        assert_eq!(st.bytes_in, 5 * 172 + 13);
+        assert_eq!((st.lost, st.late), (2, 1)); // 5 and 6 missing, 3 after 4
+        assert_eq!(st.last_packet_at, Some(t0 + ms(200)));
+    }
+
+    #[test]
+    fn a_playback_is_transcoded_padded_and_reported_finished() {
+        let t0 = Instant::now();
+        let samples = audio(3, 400);
+        let mut leg = core(
+            &media(Law::Ulaw, 0, None, 20),
+            Source::Play(Playback::new(Law::Alaw, samples.clone())),
+            t0,
+        );
+        let sent = drain(&mut leg, t0 + ms(60));
+        assert_eq!(sent.len(), 4);
+        let played: Vec<u8> = sent.iter().flat_map(|s| s.payload.clone()).collect();
+        let expected: Vec<u8> = samples.iter().map(|&c| g711::alaw_to_ulaw(c)).collect();
+        assert_eq!(&played[..400], &expected[..]);
+        assert!(played[400..].iter().all(|&b| b == 0xFF));
+        assert_eq!(leg.poll_event(), Some(LegEvent::PlaybackFinished));
+        assert_eq!(leg.poll_event(), None);
+    }
+}
