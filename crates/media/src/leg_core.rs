@@ -301,6 +301,13 @@ impl LegCore {
                 self.stats.rtcp_ignored += 1;
                 return Received::Rtcp;
             }
+            // A receiver report without report blocks is 8 bytes, shorter than an RTP header.
+            Err(ParseError::MessageTooShort { len })
+                if len >= 8 && bytes[0] >> 6 == 2 && (200..=211).contains(&bytes[1]) =>
+            {
+                self.stats.rtcp_ignored += 1;
+                return Received::Rtcp;
+            }
             Err(error) => {
                 self.stats.malformed += 1;
                 return Received::Malformed { error };
@@ -1112,6 +1119,11 @@ mod tests {
             leg.handle_datagram(t0, NAT_PEER, &rtcp),
             Received::Rtcp
         ));
+        let empty_rr = [0x80, 201, 0, 1, 0, 0, 0, 1];
+        assert!(matches!(
+            leg.handle_datagram(t0, NAT_PEER, &empty_rr),
+            Received::Rtcp
+        ));
         assert!(matches!(
             leg.handle_datagram(t0, NAT_PEER, b"hello"),
             Received::Malformed {
@@ -1130,7 +1142,7 @@ mod tests {
             Some(PayloadKind::Other)
         );
         let st = leg.stats();
-        assert_eq!(st.rtcp_ignored, 1);
+        assert_eq!(st.rtcp_ignored, 2);
         assert_eq!(st.malformed, 1);
         assert_eq!(st.packets_in, 6);
         assert_eq!(st.bytes_in, 5 * 172 + 13);

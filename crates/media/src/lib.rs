@@ -7,13 +7,14 @@
 //!
 //! ```text
 //! loop {
+//!     let deadline = a.next_deadline().min(b.next_deadline()); // before select!: recv borrows
 //!     select! {
 //!         r = a.recv() => if let Received::Rtp(p) = r? {        // RTP from party A
 //!             taps_a.feed(Speak, p.packet);                      // what A says
 //!             b.core_mut().handle_relay(p.at, &p);               // bridged: A's audio to B
 //!         }
 //!         r = b.recv() => …                                      // the same the other way
-//!         _ = sleep_until(min(a.next_deadline(), b.next_deadline())) => {}
+//!         _ = sleep_until(deadline) => {}
 //!         cmd = commands.recv() => …                             // set_source, handle_media
 //!     }
 //!     let now = Leg::now();
