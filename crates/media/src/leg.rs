@@ -1,0 +1,149 @@
+//! [`Leg`]: the async shell of a [`LegCore`] on a tokio UDP socket.
+//!
+//! The leg owns its socket, its port lease and a receive buffer allocated once; it never
+//! spawns, never blocks and never waits on anything but its socket. The call task that owns it
+//! drives it: `select!` over [`Leg::recv`] (cancel-safe) and a sleep until
+//! [`Leg::next_deadline`], then [`Leg::send_due`]. Packets in and out are handed to the caller
+//! synchronously (the [`Received`] value, the `observe` callback), so the caller feeds its
+//! taps in the same task, without copies or channels. Sending uses `try_send_to`: a full socket
+//! buffer drops the packet (counted) instead of delaying the schedule.
+//!
+//! Time is tokio's clock ([`Leg::now`]), so tests can pause it.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rand_core::RngCore;
+use sdp::NegotiatedMedia;
+use tokio::net::UdpSocket;
+
+use crate::{
+    LegConfig, LegCore, LegEvent, LegStats, MediaError, PortLease, PortPool, Received, Source,
+    Transmit,
+};
+
+/// Receive buffer size: larger than any G.711 packet; longer datagrams are truncated and
+/// then fail to parse or carry a cut payload, never more.
+const RECV_BUFFER: usize = 2048;
+
+/// One leg's socket and media logic.
+#[derive(Debug)]
+pub struct Leg {
+    socket: UdpSocket,
+    local: SocketAddr,
+    core: LegCore,
+    buf: Box<[u8]>,
+    _lease: PortLease,
+}
+
+impl Leg {
+    /// Binds a port from `pool` and starts a leg for `media` playing `source`; its first frame
+    /// is due now. Must be called inside a tokio runtime.
+    pub fn bind(
+        pool: &PortPool,
+        config: LegConfig,
+        media: &NegotiatedMedia,
+        source: Source,
+        rng: &mut impl RngCore,
+    ) -> Result<Leg, MediaError> {
+        let (std_socket, lease) = pool.bind()?;
+        let local = SocketAddr::new(pool.config().ip, lease.port());
+        let register = |source| MediaError::Register { local, source };
+        std_socket.set_nonblocking(true).map_err(register)?;
+        let socket = UdpSocket::from_std(std_socket).map_err(register)?;
+        let core = LegCore::new(config, media, source, Leg::now(), rng);
+        Ok(Leg {
+            socket,
+            local,
+            core,
+            buf: vec![0; RECV_BUFFER].into_boxed_slice(),
+            _lease: lease,
+        })
+    }
+
+    /// The node's clock as the core takes it: tokio's (pausable in tests).
+    pub fn now() -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+
+    /// The local RTP address, for our SDP.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The media logic.
+    pub fn core(&self) -> &LegCore {
+        &self.core
+    }
+
+    /// The media logic, for [`LegCore::handle_relay`], [`LegCore::set_source`] and
+    /// [`LegCore::handle_media`].
+    pub fn core_mut(&mut self) -> &mut LegCore {
+        &mut self.core
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> LegStats {
+        self.core.stats()
+    }
+
+    /// Waits for the next datagram and hands it to the core. Cancel-safe: a datagram is
+    /// either handled in the poll that receives it or left in the socket. ICMP errors
+    /// reported on the socket (port unreachable after a send) are counted and skipped.
+    pub async fn recv(&mut self) -> Result<Received<'_>, MediaError> {
+        let (len, from) = loop {
+            match self.socket.recv_from(&mut self.buf).await {
+                Ok(got) => break got,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    self.core.handle_icmp_error();
+                }
+                Err(source) => {
+                    return Err(MediaError::Recv {
+                        local: self.local,
+                        source,
+                    });
+                }
+            }
+        };
+        Ok(self
+            .core
+            .handle_datagram(Leg::now(), from, &self.buf[..len]))
+    }
+
+    /// When [`Leg::send_due`] should run next, on tokio's clock.
+    pub fn next_deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.core.poll_timeout())
+    }
+
+    /// Runs the core's timers and sends every packet due by `now`, calling `observe` with
+    /// each one the socket took. Returns how many were sent.
+    pub fn send_due(&mut self, now: Instant, mut observe: impl FnMut(&Transmit<'_>)) -> usize {
+        self.core.handle_timeout(now);
+        let mut sent = 0;
+        while let Some(tx) = self.core.poll_transmit(now) {
+            let len = tx.bytes.len();
+            match self.socket.try_send_to(tx.bytes, tx.destination) {
+                Ok(_) => {
+                    observe(&tx);
+                    sent += 1;
+                }
+                Err(error) => {
+                    tracing::debug!(%error, to = %tx.destination, "RTP send failed");
+                    self.core.handle_send_failure(len);
+                }
+            }
+        }
+        sent
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<LegEvent> {
+        self.core.poll_event()
+    }
+}
