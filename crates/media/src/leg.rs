@@ -47,8 +47,20 @@ impl Leg {
         source: Source,
         rng: &mut impl RngCore,
     ) -> Result<Leg, MediaError> {
-        let (std_socket, lease) = pool.bind()?;
-        let local = SocketAddr::new(pool.config().ip, lease.port());
+        Leg::from_bound(pool.bind()?, pool.config().ip, config, media, source, rng)
+    }
+
+    /// Starts a leg on a port already taken from a pool with [`PortPool::bind`], at `ip`: for
+    /// a call that needs its local port in the SDP answer before it has negotiated media.
+    pub fn from_bound(
+        (std_socket, lease): (std::net::UdpSocket, PortLease),
+        ip: std::net::IpAddr,
+        config: LegConfig,
+        media: &NegotiatedMedia,
+        source: Source,
+        rng: &mut impl RngCore,
+    ) -> Result<Leg, MediaError> {
+        let local = SocketAddr::new(ip, lease.port());
         let register = |source| MediaError::Register { local, source };
         std_socket.set_nonblocking(true).map_err(register)?;
         let socket = UdpSocket::from_std(std_socket).map_err(register)?;

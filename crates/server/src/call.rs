@@ -1,0 +1,280 @@
+//! One inbound call: its task, from the offer to the last packet.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use media::{Leg, LegEvent, LegStats, Source};
+use rand::{RngCore, SeedableRng};
+use sdp::{LocalMedia, NegotiatedMedia, SdpSession};
+use sip::{EndReason, InboundCall, InboundEvent, IncomingCall, Rejection, SignalTransport};
+use tokio::sync::watch;
+
+use crate::node::Shared;
+
+/// What an inbound call runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallFlow {
+    /// Answer and play the caller's own audio back to it until it hangs up.
+    Echo,
+}
+
+/// What became of a call, published when its task ends.
+#[derive(Debug, Clone)]
+pub struct CallReport {
+    /// The SIP Call-ID.
+    pub call_id: String,
+    /// The transport its signalling used.
+    pub transport: SignalTransport,
+    /// The SIP status the call was refused with, if it was.
+    pub rejected: Option<u16>,
+    /// Whether the call was answered.
+    pub answered: bool,
+    /// How many re-INVITEs were answered during the call.
+    pub reinvites: u32,
+    /// The media the call ended with.
+    pub media: Option<NegotiatedMedia>,
+    /// The local RTP address of the leg, if it had one.
+    pub rtp_local: Option<SocketAddr>,
+    /// The leg's counters at the end.
+    pub stats: LegStats,
+    /// How it ended.
+    pub ended: String,
+}
+
+impl CallReport {
+    fn new(incoming: &IncomingCall) -> CallReport {
+        CallReport {
+            call_id: incoming.call_id.to_string(),
+            transport: incoming.transport,
+            rejected: None,
+            answered: false,
+            reinvites: 0,
+            media: None,
+            rtp_local: None,
+            stats: LegStats::default(),
+            ended: String::new(),
+        }
+    }
+}
+
+/// Runs an inbound call to its end and publishes its report.
+pub(crate) async fn run_inbound(incoming: IncomingCall, shared: Arc<Shared>) {
+    let mut report = CallReport::new(&incoming);
+    let outcome = drive(incoming, &shared, &mut report).await;
+    report.ended = outcome;
+    tracing::info!(
+        call_id = %report.call_id,
+        answered = report.answered,
+        rejected = ?report.rejected,
+        packets_in = report.stats.packets_in,
+        packets_out = report.stats.packets_out,
+        ended = %report.ended,
+        "call ended"
+    );
+    shared.publish(report);
+}
+
+async fn reject(call: &InboundCall, report: &mut CallReport, rejection: Rejection) -> String {
+    report.rejected = Some(rejection.code);
+    let code = rejection.code;
+    if let Err(error) = call.reject(rejection) {
+        tracing::warn!(%error, "could not send the rejection");
+    }
+    format!("rejected with {code}")
+}
+
+async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport) -> String {
+    let IncomingCall { mut call, sdp_offer, call_id, from, to, source, .. } = incoming;
+    tracing::info!(%call_id, %from, %to, %source, "call offered");
+    let _slot = shared.admit();
+    if shared.draining() {
+        return reject(&call, report, Rejection::unavailable(Duration::from_secs(5))).await;
+    }
+    let bound = match shared.pool.bind() {
+        Ok(bound) => bound,
+        Err(error) => {
+            tracing::warn!(%error, "no RTP port for the call");
+            return reject(&call, report, Rejection::unavailable(Duration::from_secs(5))).await;
+        }
+    };
+    let ip = shared.pool.config().ip;
+    let mut sdp = SdpSession::new(session_id(), LocalMedia::new(ip, bound.1.port()));
+
+    // With an offer we answer in the 200; without one we offer there and the answer comes in
+    // the ACK (RFC 3261 §13.2.1).
+    let media = match &sdp_offer {
+        Some(offer) => match sdp.answer_offer(offer) {
+            Ok(answer) => {
+                if let Err(error) = call.answer(Bytes::from(answer.sdp)) {
+                    return format!("answer failed: {error}");
+                }
+                Some(answer.media)
+            }
+            Err(error) => {
+                tracing::info!(%call_id, %error, "unusable SDP offer");
+                let code = if error.is_not_acceptable() { 488 } else { 400 };
+                let mut rejection = Rejection::new(code);
+                rejection.reason = Some(error.to_string());
+                return reject(&call, report, rejection).await;
+            }
+        },
+        None => {
+            let offer = match sdp.create_offer() {
+                Ok(offer) => offer,
+                Err(error) => return format!("could not make an offer: {error}"),
+            };
+            if let Err(error) = call.answer(Bytes::from(offer)) {
+                return format!("answer failed: {error}");
+            }
+            None
+        }
+    };
+    report.answered = true;
+
+    let media = match media {
+        Some(media) => media,
+        None => match await_answer_in_ack(&mut call, &mut sdp, shared.config.ack_timeout).await {
+            Ok(media) => media,
+            Err(ended) => return ended,
+        },
+    };
+    let source = match shared.config.flow {
+        CallFlow::Echo => Source::Echo,
+    };
+    let mut rng = leg_rng();
+    let mut leg =
+        match Leg::from_bound(bound, ip, shared.config.leg, &media, source, &mut rng) {
+            Ok(leg) => leg,
+            Err(error) => {
+                let _ = call.hangup().await;
+                return format!("RTP leg failed: {error}");
+            }
+        };
+    report.rtp_local = Some(leg.local_addr());
+    report.media = Some(media);
+    let ended = run_media(&mut call, &mut leg, &mut sdp, shared.shutdown(), report).await;
+    report.stats = leg.stats();
+    ended
+}
+
+async fn await_answer_in_ack(
+    call: &mut InboundCall,
+    sdp: &mut SdpSession,
+    timeout: Duration,
+) -> Result<NegotiatedMedia, String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let event = match tokio::time::timeout_at(deadline, call.next_event()).await {
+            Ok(Some(event)) => event,
+            Ok(None) => return Err("signalling ended".into()),
+            Err(_) => {
+                let _ = call.hangup().await;
+                return Err("no ACK with an SDP answer".into());
+            }
+        };
+        match event {
+            InboundEvent::Acked { sdp: Some(answer) } => match sdp.handle_answer(&answer) {
+                Ok(media) => return Ok(media),
+                Err(error) => {
+                    let _ = call.hangup().await;
+                    return Err(format!("unusable SDP answer in the ACK: {error}"));
+                }
+            },
+            InboundEvent::Acked { sdp: None } => {
+                let _ = call.hangup().await;
+                return Err("the ACK carried no SDP answer".into());
+            }
+            InboundEvent::Bye => return Err("caller hung up".into()),
+            InboundEvent::Cancelled => return Err("caller cancelled".into()),
+            InboundEvent::Terminated { reason } => return Err(describe(&reason)),
+            InboundEvent::ReInvite(reinvite) => {
+                let _ = reinvite.reject(491).await;
+            }
+        }
+    }
+}
+
+fn describe(reason: &EndReason) -> String {
+    format!("{reason:?}")
+}
+
+/// The media loop: the leg's socket, its send deadline, the call's signalling and shutdown.
+async fn run_media(
+    call: &mut InboundCall,
+    leg: &mut Leg,
+    sdp: &mut SdpSession,
+    mut shutdown: watch::Receiver<bool>,
+    report: &mut CallReport,
+) -> String {
+    loop {
+        let deadline = leg.next_deadline();
+        tokio::select! {
+            received = leg.recv() => {
+                if let Err(error) = received {
+                    tracing::warn!(%error, "RTP receive failed");
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => {}
+            event = call.next_event() => match event {
+                None => return "signalling ended".into(),
+                Some(InboundEvent::Bye) => return "caller hung up".into(),
+                Some(InboundEvent::Cancelled) => return "caller cancelled".into(),
+                Some(InboundEvent::Terminated { reason }) => return describe(&reason),
+                Some(InboundEvent::Acked { sdp: None }) => {}
+                Some(InboundEvent::Acked { sdp: Some(answer) }) => match sdp.handle_answer(&answer) {
+                    Ok(media) => {
+                        leg.core_mut().handle_media(Leg::now(), &media);
+                        report.media = Some(media);
+                    }
+                    Err(error) => tracing::info!(%error, "unusable SDP answer in an ACK"),
+                },
+                Some(InboundEvent::ReInvite(reinvite)) => {
+                    let outcome = match &reinvite.sdp {
+                        Some(offer) => sdp.answer_offer(offer).map(|a| (a.sdp, Some(a.media))),
+                        None => sdp.create_offer().map(|o| (o, None)),
+                    };
+                    match outcome {
+                        Ok((body, media)) => {
+                            if let Some(media) = media {
+                                leg.core_mut().handle_media(Leg::now(), &media);
+                                report.media = Some(media);
+                            }
+                            report.reinvites += 1;
+                            if let Err(error) = reinvite.accept(Bytes::from(body)).await {
+                                tracing::warn!(%error, "could not answer a re-INVITE");
+                            }
+                        }
+                        Err(error) => {
+                            tracing::info!(%error, "unusable re-INVITE offer");
+                            let code = if error.is_not_acceptable() { 488 } else { 400 };
+                            let _ = reinvite.reject(code).await;
+                        }
+                    }
+                }
+            },
+            _ = shutdown.changed() => {
+                let _ = call.hangup().await;
+                return "node shut down".into();
+            }
+        }
+        leg.send_due(Leg::now(), |_| {});
+        while let Some(event) = leg.poll_event() {
+            if let LegEvent::Inactive { silent_for } = event {
+                let _ = call.hangup().await;
+                return format!("no RTP for {} s", silent_for.as_secs());
+            }
+        }
+    }
+}
+
+/// A fresh SDP session id (RFC 4566 §5.2: a number that fits in 63 bits).
+pub(crate) fn session_id() -> u64 {
+    rand::rng().next_u64() >> 1
+}
+
+/// A seeded generator for a leg's RTP numbering; `Send`, unlike the thread's.
+pub(crate) fn leg_rng() -> rand::rngs::StdRng {
+    rand::rngs::StdRng::from_rng(&mut rand::rng())
+}

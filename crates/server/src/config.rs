@@ -1,0 +1,35 @@
+//! [`NodeConfig`]: what the node binds and how its calls behave.
+
+use std::time::Duration;
+
+use media::{LegConfig, PortPoolConfig};
+use sip::EndpointConfig;
+
+use crate::CallFlow;
+
+/// The node's configuration.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// SIP listen addresses and limits.
+    pub sip: EndpointConfig,
+    /// Where RTP legs bind.
+    pub rtp: PortPoolConfig,
+    /// How legs treat their peer's media.
+    pub leg: LegConfig,
+    /// What an inbound call runs.
+    pub flow: CallFlow,
+    /// How long an inbound call may wait for the ACK of an offerless INVITE's 200.
+    pub ack_timeout: Duration,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            sip: EndpointConfig::default(),
+            rtp: PortPoolConfig::default(),
+            leg: LegConfig::default(),
+            flow: CallFlow::Echo,
+            ack_timeout: Duration::from_secs(32),
+        }
+    }
+}

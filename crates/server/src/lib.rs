@@ -1,0 +1,22 @@
+//! The earshot node: the only crate that owns sockets and tasks.
+//!
+//! [`Node::start`] binds the SIP endpoint and the RTP port pool and runs one task per call. A
+//! call task owns its leg(s), its SDP session and its signalling handle, and drives them with
+//! one `select!` over the leg's socket, the leg's next send deadline and the call's signalling
+//! events: no locks, no channels on the media path (see `ARCHITECTURE.md`).
+//!
+//! Until SWML call flows land, every inbound call runs the built-in flow [`CallFlow::Echo`]:
+//! answer, play the caller's own audio back to it, hang up when it does (or when its media
+//! stops for the inactivity timeout). [`dial`] places an outbound call.
+
+mod call;
+mod config;
+mod dial;
+mod error;
+mod node;
+
+pub use call::{CallFlow, CallReport};
+pub use config::NodeConfig;
+pub use dial::{DialOptions, DialReport, dial};
+pub use error::ServerError;
+pub use node::Node;

@@ -1,0 +1,154 @@
+//! [`Node`]: the SIP endpoint, the RTP port pool and the call tasks.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use media::PortPool;
+use sip::{Endpoint, EndpointStats, IncomingCalls};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::{CallReport, NodeConfig, ServerError};
+
+/// Reports kept for slow subscribers before the oldest are dropped.
+const REPORTS: usize = 4096;
+
+/// What every call task of a node shares. Nothing here is touched per packet.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: NodeConfig,
+    pub(crate) pool: PortPool,
+    active: AtomicUsize,
+    draining: AtomicBool,
+    shutdown: watch::Sender<bool>,
+    reports: broadcast::Sender<CallReport>,
+}
+
+/// Counts a call as active while it lives.
+#[derive(Debug)]
+pub(crate) struct CallSlot<'a>(&'a AtomicUsize);
+
+impl Drop for CallSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Shared {
+    pub(crate) fn admit(&self) -> CallSlot<'_> {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        CallSlot(&self.active)
+    }
+
+    pub(crate) fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn shutdown(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    pub(crate) fn publish(&self, report: CallReport) {
+        // No subscriber is fine: reports are for observers, not for the call.
+        let _ = self.reports.send(report);
+    }
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct Node {
+    endpoint: Endpoint,
+    shared: Arc<Shared>,
+    accept: JoinHandle<()>,
+}
+
+impl Node {
+    /// Binds the SIP endpoint and the RTP port pool and starts taking calls. Must be called
+    /// inside a tokio runtime.
+    pub async fn start(config: NodeConfig) -> Result<Node, ServerError> {
+        let pool = PortPool::new(config.rtp)?;
+        let (endpoint, incoming) = Endpoint::bind(config.sip.clone()).await?;
+        let (shutdown, _) = watch::channel(false);
+        let (reports, _) = broadcast::channel(REPORTS);
+        let shared = Arc::new(Shared {
+            config,
+            pool,
+            active: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
+            shutdown,
+            reports,
+        });
+        let accept = tokio::spawn(accept_calls(incoming, Arc::clone(&shared)));
+        tracing::info!(
+            udp = %endpoint.udp_addr(),
+            tcp = ?endpoint.tcp_addr(),
+            rtp_ip = %shared.pool.config().ip,
+            rtp_ports = %format!("{}-{}", shared.pool.config().first, shared.pool.config().last),
+            "earshot node listening"
+        );
+        Ok(Node { endpoint, shared, accept })
+    }
+
+    /// The SIP UDP address.
+    pub fn sip_udp_addr(&self) -> SocketAddr {
+        self.endpoint.udp_addr()
+    }
+
+    /// The SIP TCP address, if TCP is on.
+    pub fn sip_tcp_addr(&self) -> Option<SocketAddr> {
+        self.endpoint.tcp_addr()
+    }
+
+    /// The SIP endpoint, for outbound calls.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The RTP port pool.
+    pub fn port_pool(&self) -> &PortPool {
+        &self.shared.pool
+    }
+
+    /// Calls whose task is running.
+    pub fn active_calls(&self) -> usize {
+        self.shared.active.load(Ordering::Relaxed)
+    }
+
+    /// The SIP endpoint's counters.
+    pub fn sip_stats(&self) -> EndpointStats {
+        self.endpoint.stats()
+    }
+
+    /// A stream of reports, one per call as it ends, from now on.
+    pub fn reports(&self) -> broadcast::Receiver<CallReport> {
+        self.shared.reports.subscribe()
+    }
+
+    /// Stops taking calls (new INVITEs and OPTIONS get 503) without ending the ones up.
+    pub fn drain(&self) {
+        self.shared.draining.store(true, Ordering::Relaxed);
+        self.endpoint.set_draining(true);
+    }
+
+    /// Ends every call (BYE), then stops the endpoint.
+    pub fn shutdown(&self) {
+        self.drain();
+        let _ = self.shared.shutdown.send(true);
+        self.accept.abort();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.shared.shutdown.send(true);
+        self.accept.abort();
+        self.endpoint.shutdown();
+    }
+}
+
+async fn accept_calls(mut incoming: IncomingCalls, shared: Arc<Shared>) {
+    while let Some(call) = incoming.next().await {
+        tokio::spawn(crate::call::run_inbound(call, Arc::clone(&shared)));
+    }
+}
