@@ -1,31 +1,156 @@
-//! The `earshot` command.
+//! The `earshot` command: `serve` runs the node, `dial` places a call.
+
+mod args;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
-const USAGE: &str = "\
-earshot — a voice media node that answers, places and taps SIP calls
-
-Usage: earshot [OPTIONS]
-
-Options:
-  -h, --help     Print this help
-  -V, --version  Print the version
-";
+use args::{Command, DialArgs, ServeArgs, USAGE};
+use server::{DialOptions, Node, NodeConfig};
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        None | Some("-h" | "--help" | "help") => {
+    let command = match args::parse(std::env::args().skip(1)) {
+        Ok(command) => command,
+        Err(message) => {
+            eprintln!("earshot: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Help => {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
-        Some("-V" | "--version") => {
+        Command::Version => {
             println!("earshot {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Some(other) => {
-            eprintln!("earshot: unknown argument '{other}'\n\n{USAGE}");
-            ExitCode::from(2)
+        Command::Serve(a) => run(a.log_level, serve(a)),
+        Command::Dial(a) => run(a.log_level, dial(a)),
+    }
+}
+
+fn run(level: tracing::Level, job: impl Future<Output = Result<(), String>>) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("earshot: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(job) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("earshot: {message}");
+            ExitCode::FAILURE
         }
     }
+}
+
+fn node_config(sip: &args::SipArgs) -> NodeConfig {
+    let mut config = NodeConfig::default();
+    config.sip.udp_addr = sip.udp;
+    config.sip.tcp_addr = sip.tcp;
+    config.rtp = sip.rtp;
+    config.leg.inactivity_timeout = sip.inactivity;
+    config
+}
+
+async fn serve(a: ServeArgs) -> Result<(), String> {
+    let node = Node::start(node_config(&a.sip))
+        .await
+        .map_err(|e| e.to_string())?;
+    let tcp = node
+        .sip_tcp_addr()
+        .map_or_else(|| "off".to_string(), |a| a.to_string());
+    let rtp = node.port_pool().config();
+    println!(
+        "earshot {} listening: SIP udp {} tcp {tcp}, RTP {} ports {}-{}; every call is answered \
+         and hears itself (ctrl-c to stop)",
+        env!("CARGO_PKG_VERSION"),
+        node.sip_udp_addr(),
+        rtp.ip,
+        rtp.first,
+        rtp.last
+    );
+    let mut reports = node.reports();
+    let stop = async {
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .map_err(|e| e.to_string())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r.map_err(|e| e.to_string()),
+                _ = term.recv() => Ok(()),
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await.map_err(|e| e.to_string())
+    };
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            r = &mut stop => { r?; break; }
+            report = reports.recv() => if let Ok(r) = report {
+                println!(
+                    "call {}: {}; RTP in {} out {} lost {} malformed {}",
+                    r.call_id, r.ended, r.stats.packets_in, r.stats.packets_out, r.stats.lost,
+                    r.stats.malformed
+                );
+            },
+        }
+    }
+    println!("earshot: shutting down");
+    node.shutdown();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while node.active_calls() > 0 && tokio::time::Instant::now() < deadline {
+        let _ = tokio::time::timeout_at(deadline, reports.recv()).await;
+    }
+    Ok(())
+}
+
+async fn dial(a: DialArgs) -> Result<(), String> {
+    let node = Node::start(node_config(&a.sip))
+        .await
+        .map_err(|e| e.to_string())?;
+    let from = a
+        .from
+        .unwrap_or_else(|| format!("sip:earshot@{}", node.sip_udp_addr()));
+    println!("calling {} from {from}", a.to);
+    let report = server::dial(
+        &node,
+        DialOptions {
+            to: a.to,
+            from,
+            duration: a.duration,
+            ring_timeout: a.ring_timeout,
+            credentials: a.credentials,
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let s = report.stats;
+    println!(
+        "call {}: answered ({} {} ms), {}; RTP out {} packets / {} bytes, in {} packets / {} bytes, \
+         lost {}, late {}",
+        report.call_id,
+        report.media.codec,
+        report.media.ptime.as_ms(),
+        report.ended,
+        s.packets_out,
+        s.bytes_out,
+        s.packets_in,
+        s.bytes_in,
+        s.lost,
+        s.late
+    );
+    Ok(())
 }

@@ -86,21 +86,45 @@ async fn reject(call: &InboundCall, report: &mut CallReport, rejection: Rejectio
 }
 
 async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport) -> String {
-    let IncomingCall { mut call, sdp_offer, call_id, from, to, source, .. } = incoming;
+    let IncomingCall {
+        mut call,
+        sdp_offer,
+        call_id,
+        from,
+        to,
+        source,
+        ..
+    } = incoming;
     tracing::info!(%call_id, %from, %to, %source, "call offered");
     let _slot = shared.admit();
     if shared.draining() {
-        return reject(&call, report, Rejection::unavailable(Duration::from_secs(5))).await;
+        return reject(
+            &call,
+            report,
+            Rejection::unavailable(Duration::from_secs(5)),
+        )
+        .await;
     }
     let bound = match shared.pool.bind() {
         Ok(bound) => bound,
         Err(error) => {
             tracing::warn!(%error, "no RTP port for the call");
-            return reject(&call, report, Rejection::unavailable(Duration::from_secs(5))).await;
+            return reject(
+                &call,
+                report,
+                Rejection::unavailable(Duration::from_secs(5)),
+            )
+            .await;
         }
     };
     let ip = shared.pool.config().ip;
     let mut sdp = SdpSession::new(session_id(), LocalMedia::new(ip, bound.1.port()));
+
+    if !shared.config.ring.is_zero() {
+        if let Some(ended) = ring(&mut call, shared.config.ring).await {
+            return ended;
+        }
+    }
 
     // With an offer we answer in the 200; without one we offer there and the answer comes in
     // the ACK (RFC 3261 §13.2.1).
@@ -144,19 +168,35 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
         CallFlow::Echo => Source::Echo,
     };
     let mut rng = leg_rng();
-    let mut leg =
-        match Leg::from_bound(bound, ip, shared.config.leg, &media, source, &mut rng) {
-            Ok(leg) => leg,
-            Err(error) => {
-                let _ = call.hangup().await;
-                return format!("RTP leg failed: {error}");
-            }
-        };
+    let mut leg = match Leg::from_bound(bound, ip, shared.config.leg, &media, source, &mut rng) {
+        Ok(leg) => leg,
+        Err(error) => {
+            let _ = call.hangup().await;
+            return format!("RTP leg failed: {error}");
+        }
+    };
     report.rtp_local = Some(leg.local_addr());
     report.media = Some(media);
     let ended = run_media(&mut call, &mut leg, &mut sdp, shared.shutdown(), report).await;
     report.stats = leg.stats();
     ended
+}
+
+/// Sends 180 and waits `ring`; returns how the call ended if the caller gave up meanwhile.
+async fn ring(call: &mut InboundCall, ring: Duration) -> Option<String> {
+    if let Err(error) = call.ringing() {
+        return Some(format!("ringing failed: {error}"));
+    }
+    let until = tokio::time::Instant::now() + ring;
+    loop {
+        match tokio::time::timeout_at(until, call.next_event()).await {
+            Err(_) => return None,
+            Ok(None) => return Some("signalling ended".into()),
+            Ok(Some(InboundEvent::Cancelled)) => return Some("caller cancelled".into()),
+            Ok(Some(InboundEvent::Terminated { reason })) => return Some(describe(&reason)),
+            Ok(Some(_)) => {}
+        }
+    }
 }
 
 async fn await_answer_in_ack(

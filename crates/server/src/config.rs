@@ -18,6 +18,8 @@ pub struct NodeConfig {
     pub leg: LegConfig,
     /// What an inbound call runs.
     pub flow: CallFlow,
+    /// How long an inbound call rings (180) before it is answered; zero answers at once.
+    pub ring: Duration,
     /// How long an inbound call may wait for the ACK of an offerless INVITE's 200.
     pub ack_timeout: Duration,
 }
@@ -29,6 +31,7 @@ impl Default for NodeConfig {
             rtp: PortPoolConfig::default(),
             leg: LegConfig::default(),
             flow: CallFlow::Echo,
+            ring: Duration::ZERO,
             ack_timeout: Duration::from_secs(32),
         }
     }

@@ -73,12 +73,16 @@ pub async fn dial(node: &Node, options: DialOptions) -> Result<DialReport, Serve
         })
         .await?;
     let call_id = call.call_id().to_string();
-    let failed = |reason: String| ServerError::DialFailed { to: options.to.clone(), reason };
+    let failed = |reason: String| ServerError::DialFailed {
+        to: options.to.clone(),
+        reason,
+    };
     let mut provisional = Vec::new();
     let media = loop {
         match call.next_event().await {
             Some(OutboundEvent::Provisional { code, .. }) => provisional.push(code),
-            Some(OutboundEvent::Answered { sdp: Some(answer) }) => match sdp.handle_answer(&answer) {
+            Some(OutboundEvent::Answered { sdp: Some(answer) }) => match sdp.handle_answer(&answer)
+            {
                 Ok(media) => break media,
                 Err(error) => {
                     let _ = call.hangup().await;
@@ -100,13 +104,24 @@ pub async fn dial(node: &Node, options: DialOptions) -> Result<DialReport, Serve
             Some(OutboundEvent::ReInvite(reinvite)) => {
                 let _ = reinvite.reject(491).await;
             }
-            Some(OutboundEvent::Bye) | None => return Err(failed("hung up before answering".into())),
-            Some(OutboundEvent::Terminated { reason }) => return Err(failed(format!("{reason:?}"))),
+            Some(OutboundEvent::Bye) | None => {
+                return Err(failed("hung up before answering".into()));
+            }
+            Some(OutboundEvent::Terminated { reason }) => {
+                return Err(failed(format!("{reason:?}")));
+            }
         }
     };
     let tone = Playback::new(media.codec, tone_sequence(media.codec, options.duration));
     let mut rng = leg_rng();
-    let mut leg = Leg::from_bound(bound, ip, Default::default(), &media, Source::Play(tone), &mut rng)?;
+    let mut leg = Leg::from_bound(
+        bound,
+        ip,
+        Default::default(),
+        &media,
+        Source::Play(tone),
+        &mut rng,
+    )?;
     let until = tokio::time::Instant::now() + options.duration;
     let ended = loop {
         let deadline = leg.next_deadline().min(until);
@@ -144,5 +159,11 @@ pub async fn dial(node: &Node, options: DialOptions) -> Result<DialReport, Serve
             }
         }
     };
-    Ok(DialReport { call_id, provisional, media, stats: leg.stats(), ended })
+    Ok(DialReport {
+        call_id,
+        provisional,
+        media,
+        stats: leg.stats(),
+        ended,
+    })
 }

@@ -87,7 +87,11 @@ impl Node {
             rtp_ports = %format!("{}-{}", shared.pool.config().first, shared.pool.config().last),
             "earshot node listening"
         );
-        Ok(Node { endpoint, shared, accept })
+        Ok(Node {
+            endpoint,
+            shared,
+            accept,
+        })
     }
 
     /// The SIP UDP address.

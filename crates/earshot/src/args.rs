@@ -1,0 +1,217 @@
+//! The command line, parsed by hand: a handful of flags does not earn a parser dependency.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use media::PortPoolConfig;
+use sip::Credentials;
+
+pub(crate) const USAGE: &str = "\
+earshot — a voice media node that answers, places and taps SIP calls
+
+Usage:
+  earshot serve [SIP OPTIONS]          run the node: answer every call and echo its audio
+  earshot dial URI [DIAL OPTIONS]      call URI, play a tone sequence, hang up
+  earshot --help | --version
+
+SIP options (serve and dial):
+  --sip ADDR            SIP UDP listen address            [default: 127.0.0.1:5060]
+  --sip-tcp ADDR|off    SIP TCP listen address            [default: the UDP address]
+  --rtp-ip IP           address RTP legs bind on          [default: 127.0.0.1]
+  --rtp-ports FIRST-LAST  RTP port range                  [default: 16384-32767]
+  --inactivity SECS|off end a call after this long without RTP [default: 30]
+  --log-level LEVEL     error, warn, info, debug, trace   [default: info]
+
+Dial options:
+  --from URI            our From URI                      [default: sip:earshot@<SIP address>]
+  --duration SECS       how long to stay on the call      [default: 5]
+  --ring-timeout SECS   how long to let it ring           [default: 30]
+  --user NAME --password SECRET   digest credentials for 401/407
+";
+
+pub(crate) enum Command {
+    Help,
+    Version,
+    Serve(ServeArgs),
+    Dial(DialArgs),
+}
+
+pub(crate) struct SipArgs {
+    pub(crate) udp: SocketAddr,
+    pub(crate) tcp: Option<SocketAddr>,
+    pub(crate) rtp: PortPoolConfig,
+    pub(crate) inactivity: Option<Duration>,
+}
+
+pub(crate) struct ServeArgs {
+    pub(crate) sip: SipArgs,
+    pub(crate) log_level: tracing::Level,
+}
+
+pub(crate) struct DialArgs {
+    pub(crate) sip: SipArgs,
+    pub(crate) log_level: tracing::Level,
+    pub(crate) to: String,
+    pub(crate) from: Option<String>,
+    pub(crate) duration: Duration,
+    pub(crate) ring_timeout: Duration,
+    pub(crate) credentials: Option<Credentials>,
+}
+
+fn value(flag: &str, it: &mut impl Iterator<Item = String>) -> Result<String, String> {
+    it.next().ok_or_else(|| format!("{flag} needs a value"))
+}
+
+fn parsed<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
+    v.parse().map_err(|_| format!("{flag}: cannot use {v:?}"))
+}
+
+fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
+    let s: f64 = parsed(flag, v)?;
+    if s.is_finite() && s > 0.0 {
+        Ok(Duration::from_secs_f64(s))
+    } else {
+        Err(format!(
+            "{flag}: expected a positive number of seconds, found {v:?}"
+        ))
+    }
+}
+
+fn port_range(v: &str) -> Result<(u16, u16), String> {
+    let (a, b) = v
+        .split_once('-')
+        .ok_or_else(|| format!("--rtp-ports: expected FIRST-LAST, found {v:?}"))?;
+    let (a, b): (u16, u16) = (parsed("--rtp-ports", a)?, parsed("--rtp-ports", b)?);
+    if a == 0 || a > b {
+        return Err(format!("--rtp-ports: {v:?} is not a range of ports"));
+    }
+    Ok((a, b))
+}
+
+pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut it = args.into_iter();
+    let command = match it.next().as_deref() {
+        None | Some("-h" | "--help" | "help") => return Ok(Command::Help),
+        Some("-V" | "--version") => return Ok(Command::Version),
+        Some(c @ ("serve" | "dial")) => c.to_string(),
+        Some(other) => return Err(format!("unknown command {other:?}")),
+    };
+    let mut udp: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 5060));
+    let mut tcp: Option<Option<SocketAddr>> = None;
+    let mut rtp = PortPoolConfig::default();
+    let mut inactivity = Some(Duration::from_secs(30));
+    let mut log_level = tracing::Level::INFO;
+    let mut to = None;
+    let mut from = None;
+    let mut duration = Duration::from_secs(5);
+    let mut ring_timeout = Duration::from_secs(30);
+    let (mut user, mut password) = (None, None);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--sip" => udp = parsed("--sip", &value("--sip", &mut it)?)?,
+            "--sip-tcp" => {
+                let v = value("--sip-tcp", &mut it)?;
+                tcp = Some(if v == "off" {
+                    None
+                } else {
+                    Some(parsed("--sip-tcp", &v)?)
+                });
+            }
+            "--rtp-ip" => rtp.ip = parsed::<IpAddr>("--rtp-ip", &value("--rtp-ip", &mut it)?)?,
+            "--rtp-ports" => (rtp.first, rtp.last) = port_range(&value("--rtp-ports", &mut it)?)?,
+            "--inactivity" => {
+                let v = value("--inactivity", &mut it)?;
+                inactivity = if v == "off" {
+                    None
+                } else {
+                    Some(seconds("--inactivity", &v)?)
+                };
+            }
+            "--log-level" => log_level = parsed("--log-level", &value("--log-level", &mut it)?)?,
+            "--from" if command == "dial" => from = Some(value("--from", &mut it)?),
+            "--duration" if command == "dial" => {
+                duration = seconds("--duration", &value("--duration", &mut it)?)?;
+            }
+            "--ring-timeout" if command == "dial" => {
+                ring_timeout = seconds("--ring-timeout", &value("--ring-timeout", &mut it)?)?;
+            }
+            "--user" if command == "dial" => user = Some(value("--user", &mut it)?),
+            "--password" if command == "dial" => password = Some(value("--password", &mut it)?),
+            uri if command == "dial" && !uri.starts_with('-') && to.is_none() => {
+                to = Some(uri.to_string());
+            }
+            other => return Err(format!("unknown argument {other:?} for {command}")),
+        }
+    }
+    let sip = SipArgs {
+        udp,
+        tcp: tcp.unwrap_or(Some(udp)),
+        rtp,
+        inactivity,
+    };
+    if command == "serve" {
+        return Ok(Command::Serve(ServeArgs { sip, log_level }));
+    }
+    let credentials = match (user, password) {
+        (Some(username), Some(password)) => Some(Credentials { username, password }),
+        (None, None) => None,
+        _ => return Err("--user and --password go together".into()),
+    };
+    let to = to.ok_or("dial needs a SIP URI to call")?;
+    Ok(Command::Dial(DialArgs {
+        sip,
+        log_level,
+        to,
+        from,
+        duration,
+        ring_timeout,
+        credentials,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn serve_takes_its_defaults_and_overrides() {
+        let Ok(Command::Serve(a)) = parse(args("serve")) else {
+            panic!("serve parses")
+        };
+        assert_eq!(a.sip.udp, SocketAddr::from(([127, 0, 0, 1], 5060)));
+        assert_eq!(a.sip.tcp, Some(a.sip.udp));
+        let Ok(Command::Serve(a)) = parse(args(
+            "serve --sip 127.0.0.1:5070 --sip-tcp off --rtp-ports 20000-20099",
+        )) else {
+            panic!("serve parses")
+        };
+        assert_eq!(a.sip.udp.port(), 5070);
+        assert_eq!(a.sip.tcp, None);
+        assert_eq!((a.sip.rtp.first, a.sip.rtp.last), (20000, 20099));
+    }
+
+    #[test]
+    fn bad_arguments_say_what_is_wrong() {
+        let err = |s: &str| parse(args(s)).err().expect("an error");
+        assert_eq!(err("serve --sip nowhere"), "--sip: cannot use \"nowhere\"");
+        assert_eq!(
+            err("serve --rtp-ports 9-3"),
+            "--rtp-ports: \"9-3\" is not a range of ports"
+        );
+        assert_eq!(err("dial"), "dial needs a SIP URI to call");
+        assert_eq!(
+            err("dial sip:a@b --user x"),
+            "--user and --password go together"
+        );
+        assert_eq!(
+            err("serve --duration 3"),
+            "unknown argument \"--duration\" for serve"
+        );
+        assert_eq!(err("listen"), "unknown command \"listen\"");
+    }
+}
