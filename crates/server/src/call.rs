@@ -120,10 +120,10 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
     let ip = shared.pool.config().ip;
     let mut sdp = SdpSession::new(session_id(), LocalMedia::new(ip, bound.1.port()));
 
-    if !shared.config.ring.is_zero() {
-        if let Some(ended) = ring(&mut call, shared.config.ring).await {
-            return ended;
-        }
+    if !shared.config.ring.is_zero()
+        && let Some(ended) = ring(&mut call, shared.config.ring).await
+    {
+        return ended;
     }
 
     // With an offer we answer in the 200; without one we offer there and the answer comes in
