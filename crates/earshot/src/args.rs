@@ -10,7 +10,9 @@ pub(crate) const USAGE: &str = "\
 earshot — a voice media node that answers, places and taps SIP calls
 
 Usage:
-  earshot serve [SIP OPTIONS]          run the node: answer every call and echo its audio
+  earshot serve [SIP OPTIONS] [--bridge URI]
+                                       run the node: answer every call and echo its audio,
+                                       or with --bridge, connect every call to URI (B2BUA)
   earshot dial URI [DIAL OPTIONS]      call URI, play a tone sequence, hang up
   earshot --help | --version
 
@@ -45,6 +47,7 @@ pub(crate) struct SipArgs {
 
 pub(crate) struct ServeArgs {
     pub(crate) sip: SipArgs,
+    pub(crate) bridge: Option<String>,
     pub(crate) log_level: tracing::Level,
 }
 
@@ -102,6 +105,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
     let mut inactivity = Some(Duration::from_secs(30));
     let mut log_level = tracing::Level::INFO;
     let mut to = None;
+    let mut bridge = None;
     let mut from = None;
     let mut duration = Duration::from_secs(5);
     let mut ring_timeout = Duration::from_secs(30);
@@ -129,6 +133,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
                 };
             }
             "--log-level" => log_level = parsed("--log-level", &value("--log-level", &mut it)?)?,
+            "--bridge" if command == "serve" => bridge = Some(value("--bridge", &mut it)?),
             "--from" if command == "dial" => from = Some(value("--from", &mut it)?),
             "--duration" if command == "dial" => {
                 duration = seconds("--duration", &value("--duration", &mut it)?)?;
@@ -151,7 +156,11 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
         inactivity,
     };
     if command == "serve" {
-        return Ok(Command::Serve(ServeArgs { sip, log_level }));
+        return Ok(Command::Serve(ServeArgs {
+            sip,
+            bridge,
+            log_level,
+        }));
     }
     let credentials = match (user, password) {
         (Some(username), Some(password)) => Some(Credentials { username, password }),

@@ -64,16 +64,21 @@ fn node_config(sip: &args::SipArgs) -> NodeConfig {
 }
 
 async fn serve(a: ServeArgs) -> Result<(), String> {
-    let node = Node::start(node_config(&a.sip))
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut config = node_config(&a.sip);
+    if let Some(to) = &a.bridge {
+        config.flow = server::CallFlow::Bridge(to.clone());
+    }
+    let flow = match &config.flow {
+        server::CallFlow::Echo => "every call is answered and hears itself".to_string(),
+        server::CallFlow::Bridge(to) => format!("every call is connected to {to}"),
+    };
+    let node = Node::start(config).await.map_err(|e| e.to_string())?;
     let tcp = node
         .sip_tcp_addr()
         .map_or_else(|| "off".to_string(), |a| a.to_string());
     let rtp = node.port_pool().config();
     println!(
-        "earshot {} listening: SIP udp {} tcp {tcp}, RTP {} ports {}-{}; every call is answered \
-         and hears itself (ctrl-c to stop)",
+        "earshot {} listening: SIP udp {} tcp {tcp}, RTP {} ports {}-{}; {flow} (ctrl-c to stop)",
         env!("CARGO_PKG_VERSION"),
         node.sip_udp_addr(),
         rtp.ip,

@@ -14,10 +14,14 @@ use tokio::sync::watch;
 use crate::node::Shared;
 
 /// What an inbound call runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallFlow {
     /// Answer and play the caller's own audio back to it until it hangs up.
     Echo,
+    /// Call this SIP URI and bridge the two calls (B2BUA): the caller rings until the far end
+    /// answers, then media is relayed both ways, transcoded where the codecs differ, with
+    /// telephone-events relayed; either side hanging up ends both.
+    Bridge(String),
 }
 
 /// What became of a call, published when its task ends.
@@ -76,7 +80,11 @@ pub(crate) async fn run_inbound(incoming: IncomingCall, shared: Arc<Shared>) {
     shared.publish(report);
 }
 
-async fn reject(call: &InboundCall, report: &mut CallReport, rejection: Rejection) -> String {
+pub(crate) async fn reject(
+    call: &InboundCall,
+    report: &mut CallReport,
+    rejection: Rejection,
+) -> String {
     report.rejected = Some(rejection.code);
     let code = rejection.code;
     if let Err(error) = call.reject(rejection) {
@@ -126,6 +134,15 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
         return ended;
     }
 
+    if let CallFlow::Bridge(to) = &shared.config.flow {
+        let Some(offer) = &sdp_offer else {
+            let mut rejection = Rejection::new(488);
+            rejection.reason = Some("bridging needs an SDP offer in the INVITE".into());
+            return reject(&call, report, rejection).await;
+        };
+        return crate::bridge::run(call, offer, sdp, bound, to, shared, report).await;
+    }
+
     // With an offer we answer in the 200; without one we offer there and the answer comes in
     // the ACK (RFC 3261 §13.2.1).
     let media = match &sdp_offer {
@@ -164,9 +181,7 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
             Err(ended) => return ended,
         },
     };
-    let source = match shared.config.flow {
-        CallFlow::Echo => Source::Echo,
-    };
+    let source = Source::Echo;
     let mut rng = leg_rng();
     let mut leg = match Leg::from_bound(bound, ip, shared.config.leg, &media, source, &mut rng) {
         Ok(leg) => leg,
@@ -236,7 +251,7 @@ async fn await_answer_in_ack(
     }
 }
 
-fn describe(reason: &EndReason) -> String {
+pub(crate) fn describe(reason: &EndReason) -> String {
     format!("{reason:?}")
 }
 

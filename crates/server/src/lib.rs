@@ -9,6 +9,7 @@
 //! answer, play the caller's own audio back to it, hang up when it does (or when its media
 //! stops for the inactivity timeout). [`dial`] places an outbound call.
 
+mod bridge;
 mod call;
 mod config;
 mod dial;

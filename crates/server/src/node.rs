@@ -18,6 +18,7 @@ const REPORTS: usize = 4096;
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: NodeConfig,
+    pub(crate) endpoint: Arc<Endpoint>,
     pub(crate) pool: PortPool,
     active: AtomicUsize,
     draining: AtomicBool,
@@ -58,7 +59,7 @@ impl Shared {
 /// A running node.
 #[derive(Debug)]
 pub struct Node {
-    endpoint: Endpoint,
+    endpoint: Arc<Endpoint>,
     shared: Arc<Shared>,
     accept: JoinHandle<()>,
 }
@@ -69,10 +70,12 @@ impl Node {
     pub async fn start(config: NodeConfig) -> Result<Node, ServerError> {
         let pool = PortPool::new(config.rtp)?;
         let (endpoint, incoming) = Endpoint::bind(config.sip.clone()).await?;
+        let endpoint = Arc::new(endpoint);
         let (shutdown, _) = watch::channel(false);
         let (reports, _) = broadcast::channel(REPORTS);
         let shared = Arc::new(Shared {
             config,
+            endpoint: Arc::clone(&endpoint),
             pool,
             active: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
