@@ -21,6 +21,7 @@ SIP options (serve and dial):
   --sip-tcp ADDR|off    SIP TCP listen address            [default: the UDP address]
   --rtp-ip IP           address RTP legs bind on          [default: 127.0.0.1]
   --rtp-ports FIRST-LAST  RTP port range                  [default: 16384-32767]
+  --sip-rate N          SIP messages per second per source IP (burst 2N) [default: 200]
   --inactivity SECS|off end a call after this long without RTP [default: 30]
   --log-level LEVEL     error, warn, info, debug, trace   [default: info]
 
@@ -39,6 +40,7 @@ pub(crate) enum Command {
 }
 
 pub(crate) struct SipArgs {
+    pub(crate) rate: Option<u32>,
     pub(crate) udp: SocketAddr,
     pub(crate) tcp: Option<SocketAddr>,
     pub(crate) rtp: PortPoolConfig,
@@ -103,6 +105,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
     let mut tcp: Option<Option<SocketAddr>> = None;
     let mut rtp = PortPoolConfig::default();
     let mut inactivity = Some(Duration::from_secs(30));
+    let mut rate = None;
     let mut log_level = tracing::Level::INFO;
     let mut to = None;
     let mut bridge = None;
@@ -132,6 +135,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
                     Some(seconds("--inactivity", &v)?)
                 };
             }
+            "--sip-rate" => rate = Some(parsed("--sip-rate", &value("--sip-rate", &mut it)?)?),
             "--log-level" => log_level = parsed("--log-level", &value("--log-level", &mut it)?)?,
             "--bridge" if command == "serve" => bridge = Some(value("--bridge", &mut it)?),
             "--from" if command == "dial" => from = Some(value("--from", &mut it)?),
@@ -150,6 +154,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
         }
     }
     let sip = SipArgs {
+        rate,
         udp,
         tcp: tcp.unwrap_or(Some(udp)),
         rtp,

@@ -60,6 +60,12 @@ fn node_config(sip: &args::SipArgs) -> NodeConfig {
     config.sip.tcp_addr = sip.tcp;
     config.rtp = sip.rtp;
     config.leg.inactivity_timeout = sip.inactivity;
+    if let Some(per_second) = sip.rate {
+        config.sip.rate_limit = sip::RateLimit {
+            per_second,
+            burst: per_second.saturating_mul(2),
+        };
+    }
     config
 }
 

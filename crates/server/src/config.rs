@@ -27,7 +27,12 @@ pub struct NodeConfig {
 impl Default for NodeConfig {
     fn default() -> Self {
         NodeConfig {
-            sip: EndpointConfig::default(),
+            // A call waits in the queue only while the accept task is not scheduled: a burst
+            // on a busy node. Past this, INVITEs get 503 with Retry-After.
+            sip: EndpointConfig {
+                incoming_capacity: 512,
+                ..EndpointConfig::default()
+            },
             rtp: PortPoolConfig::default(),
             leg: LegConfig::default(),
             flow: CallFlow::Echo,
