@@ -10,12 +10,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use g711::Law;
+use media::LegConfig;
 use peer::capture::Capture;
 use peer::sipp::{Sipp, SippRun};
-use peer::stream::{assert_continuous, assert_echoed, audio, rtp_packets, sipp_pcap};
-use peer::{Ports, next_report, node_config, start, within};
+use peer::stream::{assert_continuous, assert_echoed, audio, rtp_packets, runs, sipp_pcap, tones};
+use peer::{Ports, next_report, node_config, scenario, start, within};
 use sdp::Direction;
-use server::CallReport;
+use server::{CallReport, DialOptions};
 use sip::SignalTransport;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
@@ -181,4 +182,247 @@ async fn uac_pcap_over_tcp_is_echoed_byte_for_byte() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_during_a_call_leaves_the_echo_intact() {
     echo_call(7, "echo-junk", SignalTransport::Udp, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dialled_sipp_uas_hears_the_tone_sequence() {
+    let ports = Ports::block(2);
+    let rtp = ports.rtp(20);
+    let node = start(node_config(rtp)).await;
+    let capture = Capture::start("dial", &format!("dst port {}", ports.sipp_media())).await;
+    // The INVITE is retransmitted (RFC 3261 §17.1.1.2) should it reach SIPp's port before
+    // SIPp listens there.
+    let sipp = Sipp::spawn(&SippRun {
+        name: "dial",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(20),
+        args: &["-sn", "uas"],
+    });
+    let report = within(
+        "the dialled call",
+        server::dial(
+            &node,
+            DialOptions {
+                to: format!("sip:sipp@127.0.0.1:{}", ports.sipp()),
+                from: "sip:earshot@127.0.0.1".to_string(),
+                duration: Duration::from_secs(2),
+                ring_timeout: Duration::from_secs(5),
+                credentials: None,
+            },
+        ),
+    )
+    .await
+    .expect("SIPp answers");
+    // SIPp's uas scenario ends with our BYE answered, then waits out its 4 s time-wait.
+    let outcome = sipp.expect_success().await;
+    assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
+    let packets = rtp_packets(&capture.stop().await);
+
+    assert_eq!(report.ended, "we hung up");
+    assert_eq!(report.provisional, vec![180]);
+    let media = &report.media;
+    assert_eq!(media.codec, Law::Ulaw, "SIPp's uas answers PCMU only");
+    assert_eq!(media.remote_rtp.port(), ports.sipp_media());
+    assert_eq!(packets.len() as u64, report.stats.packets_out);
+    let src = packets.first().expect("RTP reached SIPp").src;
+    assert!(
+        (rtp.first..=rtp.last).contains(&src.port()) && packets.iter().all(|p| p.src == src),
+        "one stream from the node's RTP range, from {src}"
+    );
+    let ptime = u32::from(media.ptime.as_ms());
+    assert_eq!(ptime, 20);
+    assert_continuous(&packets, media.payload_type.get(), ptime);
+    // Two seconds of 20 ms frames, give or take the last one or two.
+    assert!(
+        (98..=101).contains(&packets.len()),
+        "{} packets",
+        packets.len()
+    );
+
+    // Half a second (25 frames) of each tone, in order.
+    let frames = tones(&audio(&packets), media.codec, 160, &[440.0, 660.0, 880.0]);
+    let runs = runs(&frames);
+    let heard: Vec<_> = runs
+        .iter()
+        .map(|&(hz, n)| (hz.map(|hz| hz as u32), n))
+        .collect();
+    assert!(
+        heard.len() >= 4
+            && heard[..3] == [(Some(440), 25), (Some(660), 25), (Some(880), 25)]
+            && heard[3].0 == Some(440),
+        "tones per 20 ms frame (Hz, frames): {heard:?}"
+    );
+    assert_eq!(node.port_pool().leased(), 0, "the leg's port went back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_while_ringing_ends_the_call_unanswered() {
+    let ports = Ports::block(3);
+    let mut config = node_config(ports.rtp(20));
+    config.ring = Duration::from_secs(10);
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let capture = Capture::start("cancel", &format!("dst port {}", ports.sipp_media())).await;
+    let target = node.sip_udp_addr().to_string();
+    let started = tokio::time::Instant::now();
+    let sipp = Sipp::spawn(&SippRun {
+        name: "cancel",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(20),
+        args: &["-sf", &scenario("uac_cancel.xml"), "-s", "echo", &target],
+    });
+    let outcome = sipp.expect_success().await;
+    assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
+    let report = next_report(&mut reports).await;
+    let packets = capture.stop().await;
+
+    assert!(!report.answered, "{report:?}");
+    assert_eq!(report.ended, "caller cancelled");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the CANCEL cut the 10 s of ringing short ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(report.media, None);
+    assert!(packets.is_empty(), "no RTP before an answer: {packets:?}");
+    assert_eq!(node.port_pool().leased(), 0, "the reserved port went back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_caller_is_hung_up_by_the_node() {
+    let ports = Ports::block(4);
+    let mut config = node_config(ports.rtp(20));
+    config.leg = LegConfig {
+        inactivity_timeout: Some(Duration::from_secs(2)),
+        ..LegConfig::default()
+    };
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let capture = Capture::start("silent", &format!("dst port {}", ports.sipp_media())).await;
+    let target = node.sip_udp_addr().to_string();
+    let started = tokio::time::Instant::now();
+    let sipp = Sipp::spawn(&SippRun {
+        name: "silent",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(20),
+        args: &["-sf", &scenario("uac_silent.xml"), "-s", "echo", &target],
+    });
+    let outcome = sipp.expect_success().await;
+    assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
+    let report = next_report(&mut reports).await;
+    let elapsed = started.elapsed();
+    let packets = rtp_packets(&capture.stop().await);
+
+    assert!(report.answered, "{report:?}");
+    assert!(report.ended.contains("no RTP"), "{}", report.ended);
+    assert_eq!(report.stats.packets_in, 0);
+    assert!(
+        (Duration::from_secs(2)..Duration::from_secs(6)).contains(&elapsed),
+        "hung up after the 2 s inactivity timeout, not {elapsed:?}"
+    );
+    // Until then the node played silence (an echo of nothing) to SIPp.
+    assert_eq!(packets.len() as u64, report.stats.packets_out);
+    assert!(packets.len() >= 90, "{} packets", packets.len());
+    assert_continuous(&packets, 0, 20);
+    assert!(audio(&packets).iter().all(|&b| b == Law::Ulaw.silence()));
+    assert_eq!(node.port_pool().leased(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_and_resume_on_another_port() {
+    let ports = Ports::block(5);
+    let node = start(node_config(ports.rtp(20))).await;
+    let mut reports = node.reports();
+    let first = ports.sipp_media();
+    let moved = first + 2;
+    let capture = Capture::start("hold", &format!("dst port {first} or dst port {moved}")).await;
+    let target = node.sip_udp_addr().to_string();
+    let sipp = Sipp::spawn(&SippRun {
+        name: "hold",
+        local_port: ports.sipp(),
+        media_port: first,
+        calls: 1,
+        timeout: Duration::from_secs(20),
+        args: &[
+            "-sf",
+            &scenario("uac_hold_resume.xml"),
+            "-s",
+            "echo",
+            &target,
+        ],
+    });
+    let outcome = sipp.expect_success().await;
+    assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
+    let report = next_report(&mut reports).await;
+    let packets = rtp_packets(&capture.stop().await);
+
+    assert!(report.answered, "{report:?}");
+    assert_eq!(report.reinvites, 2);
+    assert_eq!(report.ended, "caller hung up");
+    let media = report
+        .media
+        .as_ref()
+        .expect("the media after the last re-INVITE");
+    assert_eq!(media.remote_rtp.port(), moved);
+    assert_eq!(media.direction, Direction::SendRecv);
+    assert!(!media.on_hold);
+
+    // RTP went to the first port, stopped for the hold, then resumed to the second one: one
+    // stream throughout, its sequence unbroken, its timestamps still on the 20 ms grid.
+    assert_eq!(packets.len() as u64, report.stats.packets_out);
+    let split = packets
+        .iter()
+        .position(|p| p.dst.port() == moved)
+        .expect("RTP after the resume");
+    let (before, after) = packets.split_at(split);
+    assert!(
+        before.len() >= 20,
+        "{} packets before the hold",
+        before.len()
+    );
+    assert!(
+        after.len() >= 20,
+        "{} packets after the resume",
+        after.len()
+    );
+    assert!(before.iter().all(|p| p.dst.port() == first));
+    assert!(after.iter().all(|p| p.dst.port() == moved));
+    let held = after[0].at - before[before.len() - 1].at;
+    assert!(
+        held >= Duration::from_millis(500),
+        "nothing sent on hold for 600 ms, but a gap of only {held:?}"
+    );
+    assert_continuous(before, 0, 20);
+    let ssrc = before[0].header.ssrc;
+    for pair in packets.windows(2) {
+        let (a, b) = (&pair[0].header, &pair[1].header);
+        assert_eq!(b.ssrc, ssrc);
+        assert_eq!(b.seq, a.seq.wrapping_add(1));
+        assert_eq!(b.timestamp.0.wrapping_sub(a.timestamp.0) % 160, 0);
+    }
+    let skipped = after[0]
+        .header
+        .timestamp
+        .0
+        .wrapping_sub(before[before.len() - 1].header.timestamp.0);
+    assert!(
+        skipped >= 8 * 500,
+        "the timestamps advanced through the hold: {skipped} ticks"
+    );
+    // Whether the first packet after the hold carries the marker is the sender's choice
+    // (RFC 3551 §4.1); nothing else may.
+    for (n, p) in packets.iter().enumerate() {
+        assert!(
+            !p.header.marker || n == 0 || n == split,
+            "packet {n}: marker"
+        );
+        assert_eq!(p.header.payload_type.get(), 0, "packet {n}: PCMU");
+        assert_eq!(p.payload.len(), 160, "packet {n}: 20 ms");
+    }
 }
