@@ -6,6 +6,7 @@
 
 mod peer;
 
+use std::collections::{BTreeMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -13,7 +14,9 @@ use g711::Law;
 use media::LegConfig;
 use peer::capture::Capture;
 use peer::sipp::{Sipp, SippRun};
-use peer::stream::{assert_continuous, assert_echoed, audio, rtp_packets, runs, sipp_pcap, tones};
+use peer::stream::{
+    RtpPacket, assert_continuous, assert_echoed, audio, rtp_packets, runs, sipp_pcap, tones,
+};
 use peer::{Ports, next_report, node_config, scenario, start, within};
 use sdp::Direction;
 use server::{CallReport, DialOptions};
@@ -424,5 +427,68 @@ async fn hold_and_resume_on_another_port() {
         );
         assert_eq!(p.header.payload_type.get(), 0, "packet {n}: PCMU");
         assert_eq!(p.payload.len(), 160, "packet {n}: 20 ms");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_calls_at_twenty_per_second() {
+    const CALLS: usize = 100;
+    let ports = Ports::block(6);
+    let rtp = ports.rtp(2 * CALLS as u16);
+    let node = start(node_config(rtp)).await;
+    let mut reports = node.reports();
+    let capture = Capture::start("load", &format!("dst port {}", ports.sipp_media())).await;
+    let target = node.sip_udp_addr().to_string();
+    let sipp = Sipp::spawn(&SippRun {
+        name: "load",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: CALLS as u32,
+        timeout: Duration::from_secs(40),
+        args: &[
+            "-sn", "uac", "-s", "echo", "-r", "20", "-l", "100", "-d", "1000", &target,
+        ],
+    });
+    let outcome = sipp.expect_success().await;
+    assert_eq!(
+        outcome.counter("SuccessfulCall(C)"),
+        CALLS as u64,
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.counter("FailedCall(C)"), 0, "{outcome:?}");
+    let mut all = Vec::with_capacity(CALLS);
+    while all.len() < CALLS {
+        all.push(next_report(&mut reports).await);
+    }
+    let packets = rtp_packets(&capture.stop().await);
+
+    let call_ids: HashSet<_> = all.iter().map(|r| r.call_id.clone()).collect();
+    assert_eq!(call_ids.len(), CALLS, "one report per call");
+    for report in &all {
+        assert!(report.answered, "{report:?}");
+        assert_eq!(report.ended, "caller hung up", "{report:?}");
+    }
+    assert_eq!(node.port_pool().leased(), 0, "no RTP port leaked");
+    assert_eq!(node.active_calls(), 0);
+
+    // Every call's leg sent SIPp one unbroken stream of its own.
+    let mut streams: BTreeMap<u32, Vec<RtpPacket>> = BTreeMap::new();
+    for packet in packets {
+        streams
+            .entry(packet.header.ssrc.0)
+            .or_default()
+            .push(packet);
+    }
+    assert_eq!(streams.len(), CALLS, "one SSRC per call");
+    let sources: HashSet<_> = streams.values().map(|s| s[0].src).collect();
+    assert_eq!(sources.len(), CALLS, "one RTP port per call");
+    let sent: u64 = all.iter().map(|r| r.stats.packets_out).sum();
+    assert_eq!(
+        streams.values().map(|s| s.len() as u64).sum::<u64>(),
+        sent,
+        "every packet the legs sent reached SIPp"
+    );
+    for stream in streams.values() {
+        assert_continuous(stream, 0, 20);
     }
 }
