@@ -183,7 +183,7 @@ async fn relay(
     report: &mut CallReport,
 ) -> String {
     let mut shutdown = shared.shutdown();
-    let ended = loop {
+    loop {
         let deadline = a.next_deadline().min(b.next_deadline());
         tokio::select! {
             received = a.recv() => match received {
@@ -236,6 +236,5 @@ async fn relay(
             let _ = b_call.hangup().await;
             break "no RTP".to_string();
         }
-    };
-    ended
+    }
 }

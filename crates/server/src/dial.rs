@@ -78,7 +78,7 @@ pub async fn dial(node: &Node, options: DialOptions) -> Result<DialReport, Serve
         reason,
     };
     let mut provisional = Vec::new();
-    let media = loop {
+    let mut media = loop {
         match call.next_event().await {
             Some(OutboundEvent::Provisional { code, .. }) => provisional.push(code),
             Some(OutboundEvent::Answered { sdp: Some(answer) }) => match sdp.handle_answer(&answer)
@@ -117,7 +117,7 @@ pub async fn dial(node: &Node, options: DialOptions) -> Result<DialReport, Serve
     let mut leg = Leg::from_bound(
         bound,
         ip,
-        Default::default(),
+        node.leg_config(),
         &media,
         Source::Play(tone),
         &mut rng,
@@ -143,6 +143,7 @@ pub async fn dial(node: &Node, options: DialOptions) -> Result<DialReport, Serve
                 Some(OutboundEvent::ReInvite(reinvite)) => match reinvite.sdp.as_deref().map(|o| sdp.answer_offer(o)) {
                     Some(Ok(answer)) => {
                         leg.core_mut().handle_media(Leg::now(), &answer.media);
+                        media = answer.media;
                         let _ = reinvite.accept(Bytes::from(answer.sdp)).await;
                     }
                     _ => {
@@ -153,10 +154,15 @@ pub async fn dial(node: &Node, options: DialOptions) -> Result<DialReport, Serve
             },
         }
         leg.send_due(Leg::now(), |_| {});
+        let mut silent = None;
         while let Some(event) = leg.poll_event() {
-            if let LegEvent::Inactive { .. } = event {
-                let _ = call.hangup().await;
+            if let LegEvent::Inactive { silent_for } = event {
+                silent = Some(silent_for);
             }
+        }
+        if let Some(silent_for) = silent {
+            let _ = call.hangup().await;
+            break format!("no RTP for {} s", silent_for.as_secs());
         }
     };
     Ok(DialReport {

@@ -117,6 +117,11 @@ impl Node {
         &self.shared.pool
     }
 
+    /// How the node's legs treat their peer's media.
+    pub fn leg_config(&self) -> media::LegConfig {
+        self.shared.config.leg
+    }
+
     /// Calls whose task is running.
     pub fn active_calls(&self) -> usize {
         self.shared.active.load(Ordering::Relaxed)

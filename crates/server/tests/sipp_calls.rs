@@ -492,3 +492,63 @@ async fn a_hundred_calls_at_twenty_per_second() {
         assert_continuous(stream, 0, 20);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridged_call_relays_both_ways_with_transcoding() {
+    // The caller (SIPp uac_pcap, PCMA) is bridged to a far end (SIPp uas, PCMU) that echoes
+    // the RTP it gets: the caller hears its own audio, A-law → µ-law → A-law by the G.711
+    // conversion tables.
+    let ports = Ports::block(8);
+    let far = Ports::block(9);
+    let rtp = ports.rtp(20);
+    let mut config = node_config(rtp);
+    config.flow = server::CallFlow::Bridge(format!("sip:far@127.0.0.1:{}", far.sipp()));
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let capture = Capture::start("bridge", &format!("dst port {}", ports.sipp_media())).await;
+    let far_end = Sipp::spawn(&SippRun {
+        name: "bridge-far",
+        local_port: far.sipp(),
+        media_port: far.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(30),
+        args: &["-sn", "uas", "-rtp_echo"],
+    });
+    let target = node.sip_udp_addr().to_string();
+    let caller = Sipp::spawn(&SippRun {
+        name: "bridge-caller",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(30),
+        args: &["-sn", "uac_pcap", "-s", "bridge", &target],
+    });
+    let outcome = caller.expect_success().await;
+    assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
+    let far_outcome = far_end.expect_success().await;
+    assert_eq!(
+        far_outcome.counter("SuccessfulCall(C)"),
+        1,
+        "{far_outcome:?}"
+    );
+    let report = next_report(&mut reports).await;
+    let packets = rtp_packets(&capture.stop().await);
+
+    assert!(report.answered, "{report:?}");
+    assert_eq!(report.ended, "caller hung up");
+    let media = report
+        .media
+        .as_ref()
+        .expect("the caller's negotiated media");
+    assert_eq!(media.codec, Law::Alaw);
+    let sent = sipp_pcap(PCAP_AUDIO);
+    assert_eq!(report.stats.lost, 0, "{:?}", report.stats);
+    assert_eq!(packets.len() as u64, report.stats.packets_out);
+    assert_continuous(&packets, 8, u32::from(media.ptime.as_ms()));
+    let expected: Vec<u8> = audio(&sent)
+        .iter()
+        .map(|&a| Law::Alaw.transcode_from(Law::Ulaw, Law::Ulaw.transcode_from(Law::Alaw, a)))
+        .collect();
+    assert_echoed(&audio(&packets), &expected, Law::Alaw.silence());
+    assert_eq!(node.port_pool().leased(), 0, "both legs' ports went back");
+}

@@ -29,9 +29,9 @@ pub(crate) struct Ports {
 }
 
 impl Ports {
-    /// The block of test number `index` (0..8).
+    /// The block of test number `index` (0..10).
     pub(crate) fn block(index: u16) -> Ports {
-        assert!(index < 8, "eight port blocks fit in 34000..=39999");
+        assert!(index < 10, "ten port blocks fit in 34000..=40999");
         let ports = Ports {
             base: 34000 + 700 * index,
         };
