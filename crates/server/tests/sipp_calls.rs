@@ -552,3 +552,77 @@ async fn a_bridged_call_relays_both_ways_with_transcoding() {
     assert_echoed(&audio(&packets), &expected, Law::Alaw.silence());
     assert_eq!(node.port_pool().leased(), 0, "both legs' ports went back");
 }
+
+/// 3 s of A-law audio in 30 ms RTP packets: a 500 Hz tone with a rising amplitude, so that no
+/// two packets carry the same bytes.
+fn pcma_30ms() -> (Vec<u8>, Vec<u8>) {
+    let samples: Vec<u8> = (0..24_000)
+        .map(|i| {
+            let amp = 1000.0 + f64::from(i) * 0.8;
+            let v = amp * (2.0 * std::f64::consts::PI * 500.0 * f64::from(i) / 8000.0).sin();
+            Law::Alaw.encode(v as i16)
+        })
+        .collect();
+    let datagrams: Vec<(u64, Vec<u8>)> = samples
+        .chunks(240)
+        .enumerate()
+        .map(|(k, chunk)| {
+            let header = rtp::Header {
+                marker: k == 0,
+                payload_type: rtp::PayloadType::PCMA,
+                seq: rtp::SeqNo(1000 + k as u16),
+                timestamp: rtp::RtpTime(50_000 + 240 * k as u32),
+                ssrc: rtp::Ssrc(0x3030_3030),
+            };
+            let mut bytes = vec![0; 12 + chunk.len()];
+            rtp::Packet::write(&header, chunk, &mut bytes).expect("sized for the packet");
+            (30_000 * k as u64, bytes)
+        })
+        .collect();
+    (samples, peer::pcap::write_udp_pcap(&datagrams))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pcma_at_30_ms_is_echoed_at_30_ms_byte_for_byte() {
+    let ports = Ports::block(10);
+    let (sipp_port, media_port) = (ports.sipp(), ports.sipp_media());
+    let node = start(node_config(ports.rtp(20))).await;
+    let mut reports = node.reports();
+    let capture = Capture::start("pcma30", &format!("dst port {media_port}")).await;
+    let (samples, pcap) = pcma_30ms();
+    let target = node.sip_udp_addr().to_string();
+    let xml = scenario("uac_pcma30.xml");
+    let sipp = Sipp::spawn_with_files(
+        &SippRun {
+            name: "pcma30",
+            local_port: sipp_port,
+            media_port,
+            calls: 1,
+            timeout: Duration::from_secs(30),
+            args: &["-sf", &xml, "-s", "echo", &target],
+        },
+        &[("pcma30.pcap", &pcap)],
+    );
+    let outcome = sipp.expect_success().await;
+    assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
+    let report = next_report(&mut reports).await;
+    let packets = rtp_packets(&capture.stop().await);
+
+    let media = report.media.as_ref().expect("the negotiated media");
+    assert_eq!(media.codec, Law::Alaw);
+    assert_eq!(media.ptime.as_ms(), 30, "the offered ptime is honoured");
+    assert_eq!(report.stats.packets_in, 100, "{:?}", report.stats);
+    assert_eq!(
+        (report.stats.lost, report.stats.malformed),
+        (0, 0),
+        "{:?}",
+        report.stats
+    );
+    assert_eq!(packets.len() as u64, report.stats.packets_out);
+    assert!(
+        packets.iter().all(|p| p.payload.len() == 240),
+        "every packet carries 30 ms"
+    );
+    assert_continuous(&packets, 8, 30);
+    assert_echoed(&audio(&packets), &samples, Law::Alaw.silence());
+}

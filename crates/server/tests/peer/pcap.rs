@@ -118,6 +118,52 @@ fn udp_of(ip: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4, &[u8])> {
     ))
 }
 
+/// A pcap file (link type Ethernet) of `datagrams`, each `(microseconds from the start, UDP
+/// payload)`, sent from 127.0.0.1:10000 to 127.0.0.1:20000: what SIPp's `play_pcap_audio`
+/// plays, at the recorded pace, from its own media port.
+pub(crate) fn write_udp_pcap(datagrams: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for (at_us, payload) in datagrams {
+        let udp_len = 8 + payload.len();
+        let ip_len = 20 + udp_len;
+        let mut frame = Vec::with_capacity(14 + ip_len);
+        frame.extend_from_slice(&[0; 12]);
+        frame.extend_from_slice(&0x0800u16.to_be_bytes());
+        let mut ip = [0u8; 20];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+        ip[8] = 64;
+        ip[9] = 17;
+        ip[12..16].copy_from_slice(&[127, 0, 0, 1]);
+        ip[16..20].copy_from_slice(&[127, 0, 0, 1]);
+        let sum = ip
+            .chunks(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum::<u32>();
+        let sum = (sum & 0xffff) + (sum >> 16);
+        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        frame.extend_from_slice(&ip);
+        frame.extend_from_slice(&10000u16.to_be_bytes());
+        frame.extend_from_slice(&20000u16.to_be_bytes());
+        frame.extend_from_slice(&(udp_len as u16).to_be_bytes());
+        frame.extend_from_slice(&0u16.to_be_bytes());
+        frame.extend_from_slice(payload);
+        out.extend_from_slice(&((at_us / 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&((at_us % 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&frame);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

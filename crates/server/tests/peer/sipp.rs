@@ -65,6 +65,12 @@ impl SippOutcome {
 impl Sipp {
     /// Starts SIPp for `run`.
     pub(crate) fn spawn(run: &SippRun<'_>) -> Sipp {
+        Sipp::spawn_with_files(run, &[])
+    }
+
+    /// Starts SIPp for `run` with `files` (name, bytes) written into its working directory,
+    /// e.g. a pcap its scenario plays.
+    pub(crate) fn spawn_with_files(run: &SippRun<'_>, files: &[(&str, &[u8])]) -> Sipp {
         let dir = std::env::temp_dir().join(format!(
             "earshot-sipp-{}-{}-{}",
             run.name,
@@ -75,6 +81,9 @@ impl Sipp {
         std::fs::create_dir_all(&dir).expect("a working directory for SIPp");
         std::os::unix::fs::symlink(SIPP_PCAP_DIR, dir.join("pcap"))
             .expect("a pcap symlink in SIPp's working directory");
+        for (name, bytes) in files {
+            std::fs::write(dir.join(name), bytes).expect("a file in SIPp's working directory");
+        }
         let screen = std::fs::File::create(dir.join("screen.log")).expect("SIPp's screen file");
         let err = screen
             .try_clone()
