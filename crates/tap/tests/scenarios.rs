@@ -391,3 +391,54 @@ proptest::proptest! {
         proptest::prop_assert_eq!(audible, delivered);
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever arrives — any SSRC, sequence number, timestamp, payload type and length, in
+    /// any order and at any time — the stream keeps its grid, its numbering and its frame size.
+    #[test]
+    fn hostile_input_never_breaks_the_stream(
+        ops in proptest::collection::vec(
+            (0u64..200_000, proptest::prelude::any::<bool>(), proptest::prelude::any::<u32>(),
+             proptest::prelude::any::<u16>(), proptest::prelude::any::<u32>(), 0u8..128, 0usize..1500),
+            0..200,
+        ),
+        both in proptest::prelude::any::<bool>(),
+        ptime in proptest::sample::select(vec![10u32, 20, 60, 120]),
+        window_ms in 0u32..=1000,
+    ) {
+        let start = Instant::now();
+        let mut c = config(if both { Direction::Both } else { Direction::Speak }, Law::Alaw, ptime);
+        c.window_ms = window_ms;
+        let mut t = tap(c, start, 99);
+        let mut arrivals: Vec<sim::Arrival> = ops
+            .iter()
+            .map(|&(at_us, listen, ssrc, seq, ts, pt, len)| {
+                let header = rtp::Header {
+                    marker: false,
+                    payload_type: rtp::PayloadType::new(pt).expect("7-bit"),
+                    seq: rtp::SeqNo(seq),
+                    timestamp: rtp::RtpTime(ts),
+                    ssrc: rtp::Ssrc(ssrc % 3),
+                };
+                let payload = vec![0x55; len];
+                let mut bytes = vec![0; 12 + len];
+                rtp::Packet::write(&header, &payload, &mut bytes).expect("sized");
+                let stream = if listen { Stream::Listen } else { Stream::Speak };
+                sim::Arrival {
+                    at: Duration::from_micros(at_us * 10),
+                    sent: sim::Sent { at: Duration::ZERO, stream, seq, ts, payload, bytes },
+                }
+            })
+            .collect();
+        arrivals.sort_by_key(|a| a.at);
+        let frames = drive(&mut t, start, &arrivals, Duration::from_secs(2));
+        assert_stream_rules(&frames, start, ptime, 8, c.frame_bytes());
+        let due = 2000 / ptime as usize + 1;
+        proptest::prop_assert!(frames.len() >= due && frames.len() <= due + 1000 / ptime as usize + 2);
+        let s = t.stats();
+        proptest::prop_assert_eq!(s.frames_produced, frames.len() as u64);
+        proptest::prop_assert!(s.packets_in() <= ops.len() as u64);
+    }
+}
