@@ -25,6 +25,7 @@
 
 mod config;
 mod error;
+pub mod fuzz;
 mod lane;
 mod stats;
 mod tap;
