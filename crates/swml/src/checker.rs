@@ -13,7 +13,6 @@ use crate::template::is_template;
 
 /// When the checks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code, reason = "Run is used by the interpreter, which lands next")]
 pub(crate) enum Mode {
     Load,
     Run,

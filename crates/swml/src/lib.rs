@@ -9,6 +9,7 @@ mod checker;
 mod document;
 mod error;
 mod expr;
+mod interpreter;
 mod load;
 mod params;
 mod scope;
@@ -18,6 +19,9 @@ mod value;
 pub use document::{Condition, Document, Method, Step, StepKind, Steps};
 pub use error::{SwmlError, ValidationError};
 pub use expr::{BinaryOp, Expr, MAX_DEPTH, MAX_EXPRESSION_LEN, MAX_STRING_LEN, UnaryOp};
+pub use interpreter::{
+    Action, Interpreter, MAX_EXECUTE_DEPTH, MAX_TRANSFERS, STEP_BUDGET, TapStarted,
+};
 pub use load::{MAX_DOCUMENT_LEN, check};
 pub use params::{
     AnswerParams, Codec, ConnectParams, HangupReason, HttpMethod, PlayUrl, Reconnect,
