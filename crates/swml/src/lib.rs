@@ -1,7 +1,7 @@
 //! SWML for earshot: the document model, complete validation, expressions and a sans-IO
 //! interpreter.
 //!
-//! `docs/swml.md` (and the shared spec it follows) is the source of truth for what is
+//! The SWML subset spec (`spec/swml.md`, with `spec/tap.md` for `tap`) is the source of truth for what is
 //! accepted. Nothing a document contains can panic the node: every problem is a
 //! [`ValidationError`] that names its place, or a [`SwmlError`].
 

@@ -1,6 +1,6 @@
 //! The parameters of the methods the shell carries out (`answer`, `hangup`, `play`, `sleep`,
 //! `request`, `connect`, `tap`, `stop_tap`), as typed values, and the checks that produce
-//! them. `docs/swml.md` and the tap contract (sections 1, 2 and 7) say what is accepted.
+//! them. `spec/swml.md` and the tap contract (`spec/tap.md` sections 1, 2 and 7) say what is accepted.
 //!
 //! Each check runs at load time on the document as written (templates accepted) and again
 //! when the method runs, on the substituted parameters, where it yields the typed value.
