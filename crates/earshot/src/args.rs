@@ -14,6 +14,7 @@ Usage:
                                        run the node: answer every call and echo its audio,
                                        or with --bridge, connect every call to URI (B2BUA)
   earshot dial URI [DIAL OPTIONS]      call URI, play a tone sequence, hang up
+  earshot check FILE...                validate SWML documents (JSON or YAML); exit 1 on errors
   earshot --help | --version
 
 SIP options (serve and dial):
@@ -37,6 +38,7 @@ pub(crate) enum Command {
     Version,
     Serve(ServeArgs),
     Dial(DialArgs),
+    Check(Vec<std::path::PathBuf>),
 }
 
 pub(crate) struct SipArgs {
@@ -98,6 +100,13 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
     let command = match it.next().as_deref() {
         None | Some("-h" | "--help" | "help") => return Ok(Command::Help),
         Some("-V" | "--version") => return Ok(Command::Version),
+        Some("check") => {
+            let files: Vec<std::path::PathBuf> = it.map(Into::into).collect();
+            if files.is_empty() {
+                return Err("check needs at least one SWML file".into());
+            }
+            return Ok(Command::Check(files));
+        }
         Some(c @ ("serve" | "dial")) => c.to_string(),
         Some(other) => return Err(format!("unknown command {other:?}")),
     };

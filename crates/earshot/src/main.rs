@@ -25,8 +25,40 @@ fn main() -> ExitCode {
             println!("earshot {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Command::Check(files) => check(&files),
         Command::Serve(a) => run(a.log_level, serve(a)),
         Command::Dial(a) => run(a.log_level, dial(a)),
+    }
+}
+
+/// Validates each file as `earshot` would before running it; prints every error with its
+/// place.
+fn check(files: &[std::path::PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        let name = file.display();
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(error) => {
+                println!("{name}: cannot read: {error}");
+                failed = true;
+                continue;
+            }
+        };
+        match swml::check(&text) {
+            Ok(_) => println!("{name}: ok"),
+            Err(errors) => {
+                failed = true;
+                for error in errors {
+                    println!("{name}: {error}");
+                }
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -401,3 +401,23 @@ fn outcomes_nobody_waits_for_are_ignored() {
     assert!(matches!(it.poll_action(), Action::Answer(_)));
     assert_eq!(it.poll_action(), Action::Finished);
 }
+
+/// Every JSON and YAML example in `docs/swml.md` passes the checker (what `earshot check`
+/// runs), so the user docs cannot drift from the validator.
+#[test]
+fn the_examples_in_the_user_docs_are_valid() {
+    let doc = include_str!("../../../docs/swml.md");
+    let mut checked = 0;
+    for block in doc.split("```").skip(1).step_by(2) {
+        let Some((lang, body)) = block.split_once('\n') else {
+            continue;
+        };
+        if lang == "yaml" || lang == "json" {
+            if let Err(errors) = swml::check(body) {
+                panic!("a {lang} example in docs/swml.md is invalid: {errors:?}\n{body}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 3, "the examples of docs/swml.md");
+}
