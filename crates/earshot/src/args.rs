@@ -13,6 +13,9 @@ Usage:
   earshot serve [SIP OPTIONS] [--bridge URI]
                                        run the node: answer every call and echo its audio,
                                        or with --bridge, connect every call to URI (B2BUA)
+    --swml FILE           run this SWML document on every call (the default route)
+    --route USER=FILE     run FILE on calls to USER (the Request-URI's user); repeatable
+    --media-dir DIR       where play's file:// URLs are looked up  [default: .]
   earshot dial URI [DIAL OPTIONS]      call URI, play a tone sequence, hang up
   earshot check FILE...                validate SWML documents (JSON or YAML); exit 1 on errors
   earshot --help | --version
@@ -52,6 +55,9 @@ pub(crate) struct SipArgs {
 pub(crate) struct ServeArgs {
     pub(crate) sip: SipArgs,
     pub(crate) bridge: Option<String>,
+    pub(crate) swml: Option<std::path::PathBuf>,
+    pub(crate) routes: Vec<(String, std::path::PathBuf)>,
+    pub(crate) media_dir: Option<std::path::PathBuf>,
     pub(crate) log_level: tracing::Level,
 }
 
@@ -118,6 +124,9 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
     let mut log_level = tracing::Level::INFO;
     let mut to = None;
     let mut bridge = None;
+    let mut swml = None;
+    let mut routes = Vec::new();
+    let mut media_dir = None;
     let mut from = None;
     let mut duration = Duration::from_secs(5);
     let mut ring_timeout = Duration::from_secs(30);
@@ -147,6 +156,17 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             "--sip-rate" => rate = Some(parsed("--sip-rate", &value("--sip-rate", &mut it)?)?),
             "--log-level" => log_level = parsed("--log-level", &value("--log-level", &mut it)?)?,
             "--bridge" if command == "serve" => bridge = Some(value("--bridge", &mut it)?),
+            "--swml" if command == "serve" => swml = Some(value("--swml", &mut it)?.into()),
+            "--route" if command == "serve" => {
+                let v = value("--route", &mut it)?;
+                let (user, file) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--route: expected USER=FILE, found {v:?}"))?;
+                routes.push((user.to_string(), file.into()));
+            }
+            "--media-dir" if command == "serve" => {
+                media_dir = Some(value("--media-dir", &mut it)?.into());
+            }
             "--from" if command == "dial" => from = Some(value("--from", &mut it)?),
             "--duration" if command == "dial" => {
                 duration = seconds("--duration", &value("--duration", &mut it)?)?;
@@ -173,6 +193,9 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
         return Ok(Command::Serve(ServeArgs {
             sip,
             bridge,
+            swml,
+            routes,
+            media_dir,
             log_level,
         }));
     }

@@ -106,9 +106,28 @@ async fn serve(a: ServeArgs) -> Result<(), String> {
     if let Some(to) = &a.bridge {
         config.flow = server::CallFlow::Bridge(to.clone());
     }
+    if a.swml.is_some() || !a.routes.is_empty() {
+        if a.bridge.is_some() {
+            return Err("--bridge and --swml/--route do not go together".into());
+        }
+        let routes = server::load_routes(a.swml.as_deref(), &a.routes)?;
+        config.flow = server::CallFlow::Swml(std::sync::Arc::new(routes));
+    }
+    if let Some(dir) = &a.media_dir {
+        config.media_dir = dir.clone();
+    }
     let flow = match &config.flow {
         server::CallFlow::Echo => "every call is answered and hears itself".to_string(),
         server::CallFlow::Bridge(to) => format!("every call is connected to {to}"),
+        server::CallFlow::Swml(routes) => format!(
+            "calls run SWML ({} route(s){})",
+            routes.by_user.len(),
+            if routes.default.is_some() {
+                " and a default"
+            } else {
+                ""
+            }
+        ),
     };
     let node = Node::start(config).await.map_err(|e| e.to_string())?;
     let tcp = node

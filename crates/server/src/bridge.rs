@@ -1,16 +1,16 @@
-//! The bridge flow (B2BUA): an inbound call joined to an outbound one.
+//! Joining an inbound call to an outbound one (B2BUA): the bridge flow, and SWML `connect`.
 //!
-//! The caller hears ringing while the far end is called; when the far end answers, the caller
-//! is answered and one task relays media both ways (`LegCore::handle_relay`: µ-law ↔ A-law
-//! where the two legs differ, telephone-events re-stamped into the receiving leg's stream).
-//! Whichever side hangs up, the other gets BYE.
+//! [`dial_far`] calls the far end with our own offer while watching the caller (who may give
+//! up while it rings); [`relay`] then carries media both ways in the call's one task
+//! (`LegCore::handle_relay`: µ-law ↔ A-law where the two legs differ, telephone-events
+//! re-stamped into the receiving leg's stream) until one side hangs up.
 
 use std::net::UdpSocket;
 use std::time::Duration;
 
 use bytes::Bytes;
 use media::{Leg, LegEvent, PortLease, Received, Source};
-use sdp::{LocalMedia, SdpSession};
+use sdp::{LocalMedia, NegotiatedMedia, SdpSession};
 use sip::{
     DialFailure, DialRequest, InboundCall, InboundEvent, OutboundCall, OutboundEvent, Rejection,
 };
@@ -18,9 +18,140 @@ use sip::{
 use crate::call::{CallReport, describe, leg_rng, reject, session_id};
 use crate::node::Shared;
 
-/// How long the far end may ring.
+/// How long the far end may ring in the bridge flow.
 const RING_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// What became of calling the far end.
+pub(crate) enum DialOutcome {
+    /// It answered: its signalling and its leg, relaying.
+    Answered {
+        /// The far call.
+        call: OutboundCall,
+        /// Its RTP leg, playing what is relayed to it.
+        leg: Box<Leg>,
+    },
+    /// It did not answer; `code` is a status to pass on to a caller not yet answered.
+    Failed {
+        /// A 4xx–6xx status.
+        code: u16,
+        /// Why, for logs and `connect_failed_reason`.
+        reason: String,
+    },
+    /// The caller hung up or cancelled meanwhile (the far call has been ended).
+    CallerGone(String),
+}
+
+/// Calls `to` and waits for its answer, watching `caller` meanwhile.
+pub(crate) async fn dial_far(
+    shared: &Shared,
+    caller: &mut InboundCall,
+    to: &str,
+    from: Option<&str>,
+    ring_timeout: Duration,
+    headers: Vec<(String, String)>,
+) -> DialOutcome {
+    let failed = |code, reason: String| DialOutcome::Failed { code, reason };
+    let ip = shared.pool.config().ip;
+    let bound = match shared.pool.bind() {
+        Ok(bound) => bound,
+        Err(error) => return failed(503, format!("no RTP port: {error}")),
+    };
+    let mut sdp = SdpSession::new(session_id(), LocalMedia::new(ip, bound.1.port()));
+    let offer = match sdp.create_offer() {
+        Ok(offer) => offer,
+        Err(error) => return failed(500, error.to_string()),
+    };
+    let from = from.map_or_else(
+        || format!("sip:earshot@{}", shared.endpoint.udp_addr()),
+        str::to_string,
+    );
+    let request = DialRequest {
+        to_uri: to.to_string(),
+        from_uri: from,
+        sdp_offer: Some(Bytes::from(offer)),
+        headers,
+        credentials: None,
+        ring_timeout,
+    };
+    let mut call = match shared.endpoint.dial(request).await {
+        Ok(call) => call,
+        Err(error) => return failed(500, error.to_string()),
+    };
+    let media: NegotiatedMedia = loop {
+        tokio::select! {
+            event = call.next_event() => match event {
+                Some(OutboundEvent::Answered { sdp: Some(answer) }) => match sdp.handle_answer(&answer) {
+                    Ok(media) => break media,
+                    Err(error) => {
+                        let _ = call.hangup().await;
+                        return failed(502, format!("unusable SDP answer: {error}"));
+                    }
+                },
+                Some(OutboundEvent::Failed(failure)) => {
+                    return match failure {
+                        DialFailure::Rejected { code, reason } => {
+                            // Pass on a refusal a caller understands.
+                            let pass = if (400..700).contains(&code) { code } else { 502 };
+                            failed(pass, format!("{code} {reason}"))
+                        }
+                        DialFailure::RingTimeout => failed(480, "no answer".into()),
+                        DialFailure::NoResponse => failed(408, "no response".into()),
+                        DialFailure::Stack { reason } => failed(500, reason),
+                    };
+                }
+                Some(OutboundEvent::Provisional { .. }) => {}
+                Some(OutboundEvent::ReInvite(reinvite)) => {
+                    let _ = reinvite.reject(491).await;
+                }
+                Some(OutboundEvent::Answered { sdp: None }) => {
+                    let _ = call.hangup().await;
+                    return failed(502, "the answer carried no SDP".into());
+                }
+                Some(OutboundEvent::Bye) | None | Some(OutboundEvent::Terminated { .. }) => {
+                    return failed(502, "the far end hung up before answering".into());
+                }
+            },
+            event = caller.next_event() => match event {
+                Some(InboundEvent::Cancelled) => {
+                    let _ = call.hangup().await;
+                    return DialOutcome::CallerGone("caller cancelled".into());
+                }
+                Some(InboundEvent::Bye) | None => {
+                    let _ = call.hangup().await;
+                    return DialOutcome::CallerGone("caller hung up".into());
+                }
+                Some(InboundEvent::Terminated { reason }) => {
+                    let _ = call.hangup().await;
+                    return DialOutcome::CallerGone(describe(&reason));
+                }
+                Some(InboundEvent::ReInvite(reinvite)) => {
+                    let _ = reinvite.reject(491).await;
+                }
+                Some(InboundEvent::Acked { .. }) => {}
+            },
+        }
+    };
+    let mut rng = leg_rng();
+    match Leg::from_bound(
+        bound,
+        ip,
+        shared.config.leg,
+        &media,
+        Source::Relay,
+        &mut rng,
+    ) {
+        Ok(leg) => DialOutcome::Answered {
+            call,
+            leg: Box::new(leg),
+        },
+        Err(error) => {
+            let _ = call.hangup().await;
+            failed(500, format!("RTP leg failed: {error}"))
+        }
+    }
+}
+
+/// The bridge flow: ring the caller, call `to`, answer the caller when it answers, relay.
 pub(crate) async fn run(
     mut a_call: InboundCall,
     a_offer: &[u8],
@@ -41,116 +172,32 @@ pub(crate) async fn run(
     if let Err(error) = a_call.ringing() {
         return format!("ringing failed: {error}");
     }
-    let ip = shared.pool.config().ip;
-    let b_bound = match shared.pool.bind() {
-        Ok(bound) => bound,
-        Err(error) => {
-            tracing::warn!(%error, "no RTP port for the far leg");
-            return reject(
-                &a_call,
-                report,
-                Rejection::unavailable(Duration::from_secs(5)),
-            )
-            .await;
-        }
-    };
-    let mut b_sdp = SdpSession::new(session_id(), LocalMedia::new(ip, b_bound.1.port()));
-    let b_offer = match b_sdp.create_offer() {
-        Ok(offer) => offer,
-        Err(error) => {
-            return reject(&a_call, report, Rejection::server_error(error.to_string())).await;
-        }
-    };
-    let dialled = shared
-        .endpoint
-        .dial(DialRequest {
-            to_uri: to.to_string(),
-            from_uri: format!("sip:earshot@{}", shared.endpoint.udp_addr()),
-            sdp_offer: Some(Bytes::from(b_offer)),
-            headers: Vec::new(),
-            credentials: None,
-            ring_timeout: RING_TIMEOUT,
-        })
-        .await;
-    let mut b_call = match dialled {
-        Ok(call) => call,
-        Err(error) => {
-            return reject(&a_call, report, Rejection::server_error(error.to_string())).await;
-        }
-    };
-
-    // Ring the caller until the far end answers, fails, or the caller gives up.
-    let b_media = loop {
-        tokio::select! {
-            event = b_call.next_event() => match event {
-                Some(OutboundEvent::Answered { sdp: Some(answer) }) => match b_sdp.handle_answer(&answer) {
-                    Ok(media) => break media,
-                    Err(error) => {
-                        let _ = b_call.hangup().await;
-                        return reject(&a_call, report, Rejection::server_error(error.to_string())).await;
-                    }
-                },
-                Some(OutboundEvent::Failed(failure)) => {
-                    let (code, why) = match failure {
-                        DialFailure::Rejected { code, reason } => (code, format!("{code} {reason}")),
-                        DialFailure::RingTimeout => (480, "no answer".to_string()),
-                        DialFailure::NoResponse => (408, "no response".to_string()),
-                        DialFailure::Stack { reason } => (500, reason),
-                    };
-                    // Pass the far end's refusal on where it is one a caller understands.
-                    let code = if (400..700).contains(&code) { code } else { 502 };
-                    let mut rejection = Rejection::new(code);
-                    rejection.reason = Some(format!("far end: {why}"));
-                    return reject(&a_call, report, rejection).await;
-                }
-                Some(OutboundEvent::Provisional { .. }) => {}
-                Some(OutboundEvent::ReInvite(reinvite)) => { let _ = reinvite.reject(491).await; }
-                Some(OutboundEvent::Answered { sdp: None }) | Some(OutboundEvent::Bye) | None
-                | Some(OutboundEvent::Terminated { .. }) => {
-                    let _ = b_call.hangup().await;
-                    return reject(&a_call, report, Rejection::new(502)).await;
-                }
-            },
-            event = a_call.next_event() => match event {
-                Some(InboundEvent::Cancelled) | Some(InboundEvent::Bye) | None => {
-                    let _ = b_call.hangup().await;
-                    return "caller cancelled".into();
-                }
-                Some(InboundEvent::Terminated { reason }) => {
-                    let _ = b_call.hangup().await;
-                    return describe(&reason);
-                }
-                Some(_) => {}
-            },
-        }
-    };
+    let (mut b_call, mut b) =
+        match dial_far(shared, &mut a_call, to, None, RING_TIMEOUT, Vec::new()).await {
+            DialOutcome::Answered { call, leg } => (call, leg),
+            DialOutcome::CallerGone(ended) => return ended,
+            DialOutcome::Failed { code, reason } => {
+                let mut rejection = Rejection::new(code);
+                rejection.reason = Some(format!("far end: {reason}"));
+                return reject(&a_call, report, rejection).await;
+            }
+        };
     if let Err(error) = a_call.answer(Bytes::from(a_answer.sdp)) {
         let _ = b_call.hangup().await;
         return format!("answer failed: {error}");
     }
     report.answered = true;
+    let ip = shared.pool.config().ip;
     let mut rng = leg_rng();
-    let legs = Leg::from_bound(
+    let mut a = match Leg::from_bound(
         a_bound,
         ip,
         shared.config.leg,
         &a_answer.media,
         Source::Relay,
         &mut rng,
-    )
-    .and_then(|a| {
-        Leg::from_bound(
-            b_bound,
-            ip,
-            shared.config.leg,
-            &b_media,
-            Source::Relay,
-            &mut rng,
-        )
-        .map(|b| (a, b))
-    });
-    let (mut a, mut b) = match legs {
-        Ok(legs) => legs,
+    ) {
+        Ok(leg) => leg,
         Err(error) => {
             let _ = a_call.hangup().await;
             let _ = b_call.hangup().await;
@@ -159,7 +206,7 @@ pub(crate) async fn run(
     };
     report.rtp_local = Some(a.local_addr());
     report.media = Some(a_answer.media);
-    let ended = relay(
+    let end = relay(
         &mut a_call,
         &mut b_call,
         &mut a,
@@ -170,10 +217,34 @@ pub(crate) async fn run(
     )
     .await;
     report.stats = a.stats();
-    ended
+    if matches!(end, RelayEnd::Far(_)) {
+        let _ = a_call.hangup().await;
+    }
+    end.into_reason()
 }
 
-async fn relay(
+/// Why [`relay`] returned.
+#[derive(Debug)]
+pub(crate) enum RelayEnd {
+    /// The caller hung up (the far call has been ended).
+    Caller(String),
+    /// The far end hung up; the caller is still up.
+    Far(String),
+    /// Both were ended: shutdown, or media stopped.
+    Both(String),
+}
+
+impl RelayEnd {
+    pub(crate) fn into_reason(self) -> String {
+        match self {
+            RelayEnd::Caller(r) | RelayEnd::Far(r) | RelayEnd::Both(r) => r,
+        }
+    }
+}
+
+/// Relays media between the caller's leg `a` and the far leg `b` until one side hangs up.
+/// When the far end hangs up first, the caller is left up: the caller decides what follows.
+pub(crate) async fn relay(
     a_call: &mut InboundCall,
     b_call: &mut OutboundCall,
     a: &mut Leg,
@@ -181,8 +252,9 @@ async fn relay(
     a_sdp: &mut SdpSession,
     shared: &Shared,
     report: &mut CallReport,
-) -> String {
+) -> RelayEnd {
     let mut shutdown = shared.shutdown();
+    a.core_mut().set_source(Source::Relay);
     loop {
         let deadline = a.next_deadline().min(b.next_deadline());
         tokio::select! {
@@ -198,28 +270,41 @@ async fn relay(
             },
             () = tokio::time::sleep_until(deadline) => {}
             event = a_call.next_event() => match event {
-                Some(InboundEvent::Bye) | None => { let _ = b_call.hangup().await; break "caller hung up".to_string(); }
-                Some(InboundEvent::Terminated { reason }) => { let _ = b_call.hangup().await; break describe(&reason); }
-                Some(InboundEvent::ReInvite(reinvite)) => match reinvite.sdp.as_deref().map(|o| a_sdp.answer_offer(o)) {
-                    Some(Ok(answer)) => {
-                        a.core_mut().handle_media(Leg::now(), &answer.media);
-                        report.reinvites += 1;
-                        let _ = reinvite.accept(Bytes::from(answer.sdp)).await;
+                Some(InboundEvent::Bye) | None => {
+                    let _ = b_call.hangup().await;
+                    return RelayEnd::Caller("caller hung up".to_string());
+                }
+                Some(InboundEvent::Terminated { reason }) => {
+                    let _ = b_call.hangup().await;
+                    return RelayEnd::Caller(describe(&reason));
+                }
+                Some(InboundEvent::ReInvite(reinvite)) => {
+                    match reinvite.sdp.as_deref().map(|o| a_sdp.answer_offer(o)) {
+                        Some(Ok(answer)) => {
+                            a.core_mut().handle_media(Leg::now(), &answer.media);
+                            report.reinvites += 1;
+                            report.media = Some(answer.media);
+                            let _ = reinvite.accept(Bytes::from(answer.sdp)).await;
+                        }
+                        _ => {
+                            let _ = reinvite.reject(488).await;
+                        }
                     }
-                    _ => { let _ = reinvite.reject(488).await; }
-                },
+                }
                 Some(_) => {}
             },
             event = b_call.next_event() => match event {
-                Some(OutboundEvent::Bye) | None => { let _ = a_call.hangup().await; break "far end hung up".to_string(); }
-                Some(OutboundEvent::Terminated { reason }) => { let _ = a_call.hangup().await; break describe(&reason); }
-                Some(OutboundEvent::ReInvite(reinvite)) => { let _ = reinvite.reject(488).await; }
+                Some(OutboundEvent::Bye) | None => return RelayEnd::Far("far end hung up".to_string()),
+                Some(OutboundEvent::Terminated { reason }) => return RelayEnd::Far(describe(&reason)),
+                Some(OutboundEvent::ReInvite(reinvite)) => {
+                    let _ = reinvite.reject(488).await;
+                }
                 Some(_) => {}
             },
             _ = shutdown.changed() => {
                 let _ = a_call.hangup().await;
                 let _ = b_call.hangup().await;
-                break "node shut down".to_string();
+                return RelayEnd::Both("node shut down".to_string());
             }
         }
         let now = Leg::now();
@@ -234,7 +319,7 @@ async fn relay(
         if inactive {
             let _ = a_call.hangup().await;
             let _ = b_call.hangup().await;
-            break "no RTP".to_string();
+            return RelayEnd::Both("no RTP".to_string());
         }
     }
 }

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use crate::node::Shared;
 
 /// What an inbound call runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CallFlow {
     /// Answer and play the caller's own audio back to it until it hangs up.
     Echo,
@@ -22,6 +22,8 @@ pub enum CallFlow {
     /// answers, then media is relayed both ways, transcoded where the codecs differ, with
     /// telephone-events relayed; either side hanging up ends both.
     Bridge(String),
+    /// Run the SWML document routed by the called user.
+    Swml(std::sync::Arc<crate::Routes>),
 }
 
 /// What became of a call, published when its task ends.
@@ -101,6 +103,8 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
         from,
         to,
         source,
+        request_user,
+        headers,
         ..
     } = incoming;
     tracing::info!(%call_id, %from, %to, %source, "call offered");
@@ -134,6 +138,33 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
         return ended;
     }
 
+    if let CallFlow::Swml(routes) = &shared.config.flow {
+        let Some(document) = routes.route(request_user.as_deref()) else {
+            let mut rejection = Rejection::new(404);
+            rejection.reason = Some(format!(
+                "no SWML document for {:?}",
+                request_user.unwrap_or_default()
+            ));
+            return reject(&call, report, rejection).await;
+        };
+        let info = crate::script::CallInfo {
+            call_id: call_id.to_string(),
+            from,
+            to,
+            headers,
+        };
+        return crate::script::run(
+            call,
+            sdp_offer,
+            sdp,
+            bound,
+            document.clone(),
+            info,
+            shared,
+            report,
+        )
+        .await;
+    }
     if let CallFlow::Bridge(to) = &shared.config.flow {
         let Some(offer) = &sdp_offer else {
             let mut rejection = Rejection::new(488);
@@ -214,7 +245,7 @@ async fn ring(call: &mut InboundCall, ring: Duration) -> Option<String> {
     }
 }
 
-async fn await_answer_in_ack(
+pub(crate) async fn await_answer_in_ack(
     call: &mut InboundCall,
     sdp: &mut SdpSession,
     timeout: Duration,

@@ -20,6 +20,8 @@ pub struct NodeConfig {
     pub flow: CallFlow,
     /// How long an inbound call rings (180) before it is answered; zero answers at once.
     pub ring: Duration,
+    /// Where `file://` URLs of `play` are looked up.
+    pub media_dir: std::path::PathBuf,
     /// How long an inbound call may wait for the ACK of an offerless INVITE's 200.
     pub ack_timeout: Duration,
 }
@@ -37,6 +39,7 @@ impl Default for NodeConfig {
             leg: LegConfig::default(),
             flow: CallFlow::Echo,
             ring: Duration::ZERO,
+            media_dir: std::path::PathBuf::from("."),
             ack_timeout: Duration::from_secs(32),
         }
     }

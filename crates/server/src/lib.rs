@@ -15,9 +15,12 @@ mod config;
 mod dial;
 mod error;
 mod node;
+mod script;
+pub mod wav;
 
 pub use call::{CallFlow, CallReport};
 pub use config::NodeConfig;
 pub use dial::{DialOptions, DialReport, dial};
 pub use error::ServerError;
 pub use node::Node;
+pub use script::{Routes, load_routes};

@@ -1,0 +1,456 @@
+//! An inbound call running an SWML document: the shell around `swml::Interpreter`.
+//!
+//! The interpreter decides; this task does what its actions say, with the call's signalling,
+//! its leg and, for `connect`, the far call, and hands the outcomes back. Everything of the
+//! call stays in this one task.
+//!
+//! Supported here: `answer` (automatic before `play` and `connect`), `hangup`, `play` of
+//! `silence:`, `ring:` and `file://` WAV under the media directory, `sleep`, every control
+//! flow method (the interpreter's own), and `connect` (the caller is answered first, then
+//! bridged; the script goes on when the far end hangs up). Not yet: `play` of `http(s)://`
+//! and `say:`, `request`, documents fetched over HTTP, `tap`/`stop_tap`: each fails cleanly
+//! (its result variable is `failed`, the script goes on) and is logged.
+
+use std::collections::BTreeMap;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use g711::Law;
+use media::{Leg, LegEvent, Playback, PortLease, Source};
+use sdp::SdpSession;
+use sip::{InboundCall, InboundEvent, Rejection};
+use swml::{Action, Document, HangupReason, Interpreter, PlayUrl, TapStarted};
+
+use crate::bridge::{DialOutcome, RelayEnd, dial_far, relay};
+use crate::call::{CallReport, await_answer_in_ack, describe, leg_rng, reject};
+use crate::node::Shared;
+
+/// Which document an inbound call runs, by the user part of its Request-URI.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Routes {
+    /// Documents by called user.
+    pub by_user: BTreeMap<String, Document>,
+    /// The document for every other call; without one, such calls get 404.
+    pub default: Option<Document>,
+}
+
+impl Routes {
+    /// The document for a call to `user`.
+    pub fn route(&self, user: Option<&str>) -> Option<&Document> {
+        user.and_then(|u| self.by_user.get(u))
+            .or(self.default.as_ref())
+    }
+}
+
+/// What the call is, for the document's `call` scope.
+pub(crate) struct CallInfo {
+    pub(crate) call_id: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+enum Media {
+    Pending(Option<(UdpSocket, PortLease)>),
+    Up(Box<Leg>),
+}
+
+struct Script<'a> {
+    call: InboundCall,
+    offer: Option<Bytes>,
+    sdp: SdpSession,
+    media: Media,
+    shared: &'a Shared,
+    report: &'a mut CallReport,
+}
+
+/// Runs `document` on an inbound call until the script or the call ends.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of one offered call, taken apart once"
+)]
+pub(crate) async fn run(
+    call: InboundCall,
+    offer: Option<Bytes>,
+    sdp: SdpSession,
+    bound: (UdpSocket, PortLease),
+    document: Document,
+    info: CallInfo,
+    shared: &Shared,
+    report: &mut CallReport,
+) -> String {
+    let call_scope = serde_json::json!({
+        "call_id": info.call_id,
+        "segment_id": info.call_id,
+        "node_id": "earshot",
+        "direction": "inbound",
+        "from": info.from,
+        "to": info.to,
+        "headers": info.headers.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<_, _>>(),
+        "type": "sip",
+        "state": "created",
+    });
+    let mut interpreter = Interpreter::new(document, call_scope, serde_json::json!({}), Leg::now());
+    let mut script = Script {
+        call,
+        offer,
+        sdp,
+        media: Media::Pending(Some(bound)),
+        shared,
+        report,
+    };
+    let ended = script.drive(&mut interpreter).await;
+    if let Media::Up(leg) = &script.media {
+        script.report.stats = leg.stats();
+    }
+    ended
+}
+
+impl Script<'_> {
+    async fn drive(&mut self, interpreter: &mut Interpreter) -> String {
+        let mut shutdown = self.shared.shutdown();
+        loop {
+            if let Some(ended) = self.act(interpreter).await {
+                return ended;
+            }
+            let wake = interpreter
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            let leg_deadline = match &self.media {
+                Media::Up(leg) => Some(leg.next_deadline()),
+                Media::Pending(_) => None,
+            };
+            let deadline = match (wake, leg_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let far_future = tokio::time::Instant::now() + Duration::from_secs(3600);
+            tokio::select! {
+                received = async {
+                    match &mut self.media {
+                        Media::Up(leg) => leg.recv().await.map(|_| ()),
+                        Media::Pending(_) => std::future::pending().await,
+                    }
+                } => {
+                    if let Err(error) = received {
+                        tracing::warn!(%error, "RTP receive failed");
+                    }
+                }
+                () = tokio::time::sleep_until(deadline.unwrap_or(far_future)) => {}
+                event = self.call.next_event() => match event {
+                    Some(InboundEvent::Bye) | None => {
+                        interpreter.handle_hangup();
+                        return "caller hung up".into();
+                    }
+                    Some(InboundEvent::Cancelled) => {
+                        interpreter.handle_hangup();
+                        return "caller cancelled".into();
+                    }
+                    Some(InboundEvent::Terminated { reason }) => {
+                        interpreter.handle_hangup();
+                        return describe(&reason);
+                    }
+                    Some(InboundEvent::ReInvite(reinvite)) => {
+                        match reinvite.sdp.as_deref().map(|o| self.sdp.answer_offer(o)) {
+                            Some(Ok(answer)) => {
+                                if let Media::Up(leg) = &mut self.media {
+                                    leg.core_mut().handle_media(Leg::now(), &answer.media);
+                                }
+                                self.report.reinvites += 1;
+                                self.report.media = Some(answer.media);
+                                let _ = reinvite.accept(Bytes::from(answer.sdp)).await;
+                            }
+                            _ => {
+                                let _ = reinvite.reject(488).await;
+                            }
+                        }
+                    }
+                    Some(InboundEvent::Acked { .. }) => {}
+                },
+                _ = shutdown.changed() => {
+                    interpreter.handle_hangup();
+                    let _ = self.call.hangup().await;
+                    return "node shut down".into();
+                }
+            }
+            let now = Leg::now();
+            interpreter.handle_timeout(now);
+            if let Media::Up(leg) = &mut self.media {
+                leg.send_due(now, |_| {});
+                while let Some(event) = leg.poll_event() {
+                    match event {
+                        LegEvent::PlaybackFinished => {
+                            leg.core_mut().set_source(Source::Silence);
+                            interpreter.handle_play_done(true);
+                        }
+                        LegEvent::Inactive { silent_for } => {
+                            interpreter.handle_hangup();
+                            let _ = self.call.hangup().await;
+                            return format!("no RTP for {} s", silent_for.as_secs());
+                        }
+                        LegEvent::Latched { .. } | LegEvent::Relatched { .. } => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Carries out actions until the interpreter waits; `Some` when the call is over.
+    async fn act(&mut self, interpreter: &mut Interpreter) -> Option<String> {
+        loop {
+            match interpreter.poll_action() {
+                Action::Wait => return None,
+                Action::Finished => {
+                    return Some(match self.media {
+                        Media::Up(_) => {
+                            let _ = self.call.hangup().await;
+                            "the script ended".into()
+                        }
+                        Media::Pending(_) => {
+                            reject(&self.call, self.report, Rejection::new(480)).await
+                        }
+                    });
+                }
+                Action::Answer(_) => {
+                    if let Err(ended) = self.answer().await {
+                        return Some(ended);
+                    }
+                }
+                Action::Hangup { reason } => {
+                    interpreter.handle_hangup();
+                    return Some(match self.media {
+                        Media::Up(_) => {
+                            let _ = self.call.hangup().await;
+                            "hung up by the script".into()
+                        }
+                        Media::Pending(_) => {
+                            let code = match reason {
+                                HangupReason::Busy => 486,
+                                HangupReason::Decline => 603,
+                                HangupReason::Hangup => 480,
+                            };
+                            reject(&self.call, self.report, Rejection::new(code)).await
+                        }
+                    });
+                }
+                Action::Play { urls } => {
+                    if let Err(ended) = self.answer().await {
+                        return Some(ended);
+                    }
+                    let Media::Up(leg) = &mut self.media else {
+                        unreachable!("answered above");
+                    };
+                    match playback(&urls, leg.core().law(), &self.shared.config.media_dir) {
+                        Ok(audio) => leg.core_mut().set_source(Source::Play(audio)),
+                        Err(error) => {
+                            tracing::warn!(%error, "play failed");
+                            interpreter.handle_play_done(false);
+                        }
+                    }
+                }
+                Action::Sleep { .. } => {}
+                Action::Connect(params) => {
+                    if let Err(ended) = self.answer().await {
+                        return Some(ended);
+                    }
+                    let outcome = dial_far(
+                        self.shared,
+                        &mut self.call,
+                        &params.to,
+                        params.from.as_deref(),
+                        params.timeout,
+                        params.headers.clone(),
+                    )
+                    .await;
+                    match outcome {
+                        DialOutcome::Answered {
+                            call: mut far,
+                            leg: mut far_leg,
+                        } => {
+                            let Media::Up(leg) = &mut self.media else {
+                                unreachable!("answered above");
+                            };
+                            let end = relay(
+                                &mut self.call,
+                                &mut far,
+                                leg,
+                                &mut far_leg,
+                                &mut self.sdp,
+                                self.shared,
+                                self.report,
+                            )
+                            .await;
+                            leg.core_mut().set_source(Source::Silence);
+                            match end {
+                                RelayEnd::Far(_) => interpreter.handle_connect_done(true, None),
+                                RelayEnd::Caller(ended) | RelayEnd::Both(ended) => {
+                                    interpreter.handle_hangup();
+                                    return Some(ended);
+                                }
+                            }
+                        }
+                        DialOutcome::Failed { reason, .. } => {
+                            interpreter.handle_connect_done(false, Some(&reason));
+                        }
+                        DialOutcome::CallerGone(ended) => {
+                            interpreter.handle_hangup();
+                            return Some(ended);
+                        }
+                    }
+                }
+                Action::Request(params) => {
+                    tracing::warn!(url = %params.url, "request is not supported yet");
+                    interpreter.handle_request_done(None, "");
+                }
+                Action::StartTap(params) => {
+                    tracing::warn!(uri = %params.uri_text, "tap is not supported yet");
+                    interpreter.handle_tap_started(TapStarted {
+                        succeeded: false,
+                        control_id: params.control_id.clone().unwrap_or_default(),
+                        rtp_source: None,
+                    });
+                }
+                Action::StopTap { .. } => interpreter.handle_tap_stopped(false),
+                Action::FetchDocument { url, .. } => {
+                    tracing::warn!(%url, "fetching documents is not supported yet");
+                    interpreter.handle_document_fetched(Err(format!(
+                        "fetching SWML from {url} is not supported yet"
+                    )));
+                }
+                Action::StepFailed { path, error } => tracing::warn!(%path, %error, "step failed"),
+                Action::Failed { error } => tracing::warn!(%error, "the script failed"),
+            }
+        }
+    }
+
+    /// Answers the call if it is not yet answered.
+    async fn answer(&mut self) -> Result<(), String> {
+        let Media::Pending(bound) = &mut self.media else {
+            return Ok(());
+        };
+        let Some(bound) = bound.take() else {
+            return Err("the call could not be answered".into());
+        };
+        let media = match &self.offer {
+            Some(offer) => match self.sdp.answer_offer(offer) {
+                Ok(answer) => {
+                    self.call
+                        .answer(Bytes::from(answer.sdp))
+                        .map_err(|e| format!("answer failed: {e}"))?;
+                    answer.media
+                }
+                Err(error) => {
+                    let code = if error.is_not_acceptable() { 488 } else { 400 };
+                    let mut rejection = Rejection::new(code);
+                    rejection.reason = Some(error.to_string());
+                    return Err(reject(&self.call, self.report, rejection).await);
+                }
+            },
+            None => {
+                let offer = self
+                    .sdp
+                    .create_offer()
+                    .map_err(|e| format!("no offer: {e}"))?;
+                self.call
+                    .answer(Bytes::from(offer))
+                    .map_err(|e| format!("answer failed: {e}"))?;
+                await_answer_in_ack(
+                    &mut self.call,
+                    &mut self.sdp,
+                    self.shared.config.ack_timeout,
+                )
+                .await?
+            }
+        };
+        self.report.answered = true;
+        let ip = self.shared.pool.config().ip;
+        let mut rng = leg_rng();
+        let leg = Leg::from_bound(
+            bound,
+            ip,
+            self.shared.config.leg,
+            &media,
+            Source::Silence,
+            &mut rng,
+        )
+        .map_err(|e| format!("RTP leg failed: {e}"))?;
+        self.report.rtp_local = Some(leg.local_addr());
+        self.report.media = Some(media);
+        self.media = Media::Up(Box::new(leg));
+        Ok(())
+    }
+}
+
+/// The audio of `urls`, one after the other, in `law`.
+fn playback(urls: &[PlayUrl], law: Law, media_dir: &Path) -> Result<Playback, String> {
+    let mut samples = Vec::new();
+    for url in urls {
+        match url {
+            PlayUrl::Silence(d) => samples.resize(samples.len() + samples_of(*d), law.silence()),
+            PlayUrl::Ring(d) => samples.extend(ringback(law, *d)),
+            PlayUrl::File(path) => {
+                let file = media_dir.join(path.trim_start_matches('/'));
+                let bytes = std::fs::read(&file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                let audio = crate::wav::decode(&bytes, law)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                samples.extend_from_slice(audio.samples());
+            }
+            PlayUrl::Http(url) => {
+                return Err(format!("playing {url} over HTTP is not supported yet"));
+            }
+            PlayUrl::Say(_) => {
+                return Err("say: needs a TTS command, and none is configured".into());
+            }
+        }
+    }
+    Ok(Playback::new(law, samples))
+}
+
+fn samples_of(d: Duration) -> usize {
+    (d.as_millis() as usize).saturating_mul(8)
+}
+
+/// Ring-back tone (ITU-T E.180, North American cadence): 440 + 480 Hz, 2 s on, 4 s off.
+fn ringback(law: Law, d: Duration) -> impl Iterator<Item = u8> {
+    (0..samples_of(d)).map(move |i| {
+        if i % 48_000 < 16_000 {
+            let t = i as f64 / 8000.0;
+            let v = 2000.0
+                * ((2.0 * std::f64::consts::PI * 440.0 * t).sin()
+                    + (2.0 * std::f64::consts::PI * 480.0 * t).sin());
+            law.encode(v as i16)
+        } else {
+            law.silence()
+        }
+    })
+}
+
+/// Loads and validates every routed document at start, so that a bad one stops the node
+/// before it takes calls rather than failing them.
+pub fn load_routes(
+    default: Option<&Path>,
+    by_user: &[(String, PathBuf)],
+) -> Result<Routes, String> {
+    let load = |path: &Path| -> Result<Document, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        swml::check(&text).map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| format!("{}: {e}", path.display()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    };
+    let mut routes = Routes {
+        default: default.map(load).transpose()?,
+        ..Routes::default()
+    };
+    for (user, path) in by_user {
+        routes.by_user.insert(user.clone(), load(path)?);
+    }
+    Ok(routes)
+}
