@@ -15,6 +15,7 @@ mod config;
 mod dial;
 mod error;
 mod node;
+pub mod sink;
 
 pub use call::{CallFlow, CallReport};
 pub use config::NodeConfig;
