@@ -153,7 +153,7 @@ impl RtpSink {
             return Ok(());
         }
         if self.frames.is_multiple_of(DRAIN_EVERY) {
-            self.drain_incoming();
+            self.drain_incoming(frame.due);
         }
         self.buf.resize(HEADER_LEN + frame.payload.len(), 0);
         let len = match frame.write_rtp(&mut self.buf) {
@@ -184,14 +184,7 @@ impl RtpSink {
             io::ErrorKind::ConnectionRefused
             | io::ErrorKind::HostUnreachable
             | io::ErrorKind::NetworkUnreachable => {
-                self.icmp_errors += 1;
-                let first = match self.streak {
-                    Some((first, last)) if now.saturating_duration_since(last) <= ICMP_QUIET => {
-                        first
-                    }
-                    _ => now,
-                };
-                self.streak = Some((first, now));
+                let first = self.extend_streak(now);
                 if now.saturating_duration_since(first) >= self.icmp_fatal_after {
                     self.fail(e)
                 } else {
@@ -202,6 +195,17 @@ impl RtpSink {
         }
     }
 
+    /// Counts one ICMP error at `now`; returns when its streak began.
+    fn extend_streak(&mut self, now: Instant) -> Instant {
+        self.icmp_errors += 1;
+        let first = match self.streak {
+            Some((first, last)) if now.saturating_duration_since(last) <= ICMP_QUIET => first,
+            _ => now,
+        };
+        self.streak = Some((first, now));
+        first
+    }
+
     fn fail(&mut self, source: io::Error) -> Result<(), RtpSinkError> {
         self.failed = true;
         Err(RtpSinkError::SendFailed {
@@ -210,14 +214,16 @@ impl RtpSink {
         })
     }
 
-    fn drain_incoming(&mut self) {
+    fn drain_incoming(&mut self, now: Instant) {
         let mut scratch = [0u8; 2048];
         for _ in 0..64 {
             match self.socket.recv(&mut scratch) {
                 Ok(_) => {}
-                // A refusal seen here is the same ICMP report a send would see; count it
-                // without judging persistence (the next sends will).
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => self.icmp_errors += 1,
+                // A refusal seen here is the same ICMP report a send would see: it continues
+                // the streak, whose persistence the next send judges.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    self.extend_streak(now);
+                }
                 Err(_) => break,
             }
         }
