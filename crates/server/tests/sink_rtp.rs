@@ -20,11 +20,8 @@ fn drive(
 ) -> Result<(), RtpSinkError> {
     for n in 0..frames {
         tap.handle_input(tap::Input::Timeout(start + ptime * n as u32));
-        loop {
-            match tap.poll_output() {
-                Output::Transmit(frame) => sink.send(&frame)?,
-                Output::Timeout(_) | Output::Finished => break,
-            }
+        while let Output::Transmit(frame) = tap.poll_output() {
+            sink.send(&frame)?;
         }
     }
     Ok(())
