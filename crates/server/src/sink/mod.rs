@@ -4,7 +4,7 @@
 //! synchronously and without waiting, to the tap's sink:
 //!
 //! - [`rtp::RtpSink`]: one bound, connected UDP socket per tap, RTP as `tap.md` §3;
-//! - `ws::WsSink`: a task per tap holding the WebSocket of `tap.md` §4 (and the `announce`
+//! - [`ws::WsSink`]: a task per tap holding the WebSocket of `tap.md` §4 (and the `announce`
 //!   and `reconnect` extensions of §7), fed through a bounded drop-oldest [`queue`];
 //! - `status::StatusPoster`: the status events of §5, one ordered queue per tap.
 //!
@@ -19,6 +19,7 @@ pub mod queue;
 pub mod rtp;
 pub mod tls;
 pub mod uri;
+pub mod ws;
 
 use serde::Serialize;
 

@@ -17,6 +17,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use bytes::Bytes;
 use rtp::RtpTime;
 use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
 
 use crate::sink::{Reason, SinkStats};
 
@@ -156,6 +157,8 @@ struct State {
     stop: Option<Reason>,
     /// The consumer has ended: pushes are counted as dropped at once.
     ended: bool,
+    /// The timestamp of the first frame produced: the origin of the tap's timeline.
+    first_timestamp: Option<RtpTime>,
 }
 
 /// A [`FrameRing`] shared by a synchronous producer and one async consumer.
@@ -163,7 +166,7 @@ struct State {
 pub struct FrameQueue {
     state: Mutex<State>,
     frames: Notify,
-    stop: watch::Sender<Option<Reason>>,
+    stop: watch::Sender<Option<(Reason, Instant)>>,
 }
 
 impl FrameQueue {
@@ -174,6 +177,7 @@ impl FrameQueue {
                 ring: FrameRing::new(capacity),
                 stop: None,
                 ended: false,
+                first_timestamp: None,
             }),
             frames: Notify::new(),
             stop: watch::Sender::new(None),
@@ -191,6 +195,7 @@ impl FrameQueue {
     pub fn push(&self, timestamp: RtpTime, payload: &[u8]) {
         {
             let mut state = self.lock();
+            state.first_timestamp.get_or_insert(timestamp);
             if state.ended || state.stop.is_some() {
                 state.ring.reject();
                 return;
@@ -213,7 +218,7 @@ impl FrameQueue {
             }
             state.stop = Some(reason);
         }
-        self.stop.send_replace(Some(reason));
+        self.stop.send_replace(Some((reason, Instant::now())));
         self.frames.notify_one();
     }
 
@@ -222,12 +227,12 @@ impl FrameQueue {
         self.lock().stop
     }
 
-    /// Resolves once [`stop`](Self::stop) has been called.
-    pub async fn stopped(&self) -> Reason {
+    /// Resolves once [`stop`](Self::stop) has been called: its reason, and when.
+    pub async fn stopped(&self) -> (Reason, Instant) {
         let mut rx = self.stop.subscribe();
         loop {
-            if let Some(reason) = *rx.borrow_and_update() {
-                return reason;
+            if let Some(stop) = *rx.borrow_and_update() {
+                return stop;
             }
             if rx.changed().await.is_err() {
                 // The sender lives in `self`, which outlives this borrow.
@@ -278,6 +283,11 @@ impl FrameQueue {
     /// The counters so far.
     pub fn stats(&self) -> SinkStats {
         self.lock().ring.stats()
+    }
+
+    /// The RTP timestamp of the first frame pushed.
+    pub fn first_timestamp(&self) -> Option<RtpTime> {
+        self.lock().first_timestamp
     }
 
     /// Frames produced so far.
@@ -384,7 +394,8 @@ mod tests {
             }
         }
         assert_eq!(got, [2, 3]);
-        assert_eq!(q.stopped().await, Reason::Stopped);
+        assert_eq!(q.stopped().await.0, Reason::Stopped);
+        assert_eq!(q.first_timestamp(), Some(RtpTime(1)));
         let s = q.end();
         assert_eq!((s.frames_sent, s.frames_dropped, s.bytes_sent), (2, 2, 2));
         q.push(RtpTime(5), b"e");

@@ -21,6 +21,7 @@ pub struct TapUri {
     pub port: u16,
     /// Path and query of a WebSocket URI (`/` when absent); empty for RTP.
     pub path: String,
+    port_given: bool,
     original: String,
 }
 
@@ -107,6 +108,7 @@ impl TapUri {
             uri: err_uri(),
             source,
         })?;
+        let port_given = port.is_some();
         let port = match (port, scheme) {
             (Some(p), _) => parse_port(p).ok_or_else(|| UriError::Port { uri: err_uri() })?,
             (None, Scheme::Ws) => 80,
@@ -125,6 +127,7 @@ impl TapUri {
             host,
             port,
             path,
+            port_given,
             original: uri.to_owned(),
         })
     }
@@ -134,14 +137,19 @@ impl TapUri {
         &self.original
     }
 
-    /// The URI a WebSocket client requests: scheme, host, port, path, normalised.
+    /// The URI a WebSocket client requests: scheme, host, the port if one was given, path;
+    /// scheme and host lower-cased.
     pub fn request_uri(&self) -> String {
         let scheme = match self.scheme {
             Scheme::Rtp => "rtp",
             Scheme::Ws => "ws",
             Scheme::Wss => "wss",
         };
-        format!("{scheme}://{}:{}{}", self.host, self.port, self.path)
+        if self.port_given {
+            format!("{scheme}://{}:{}{}", self.host, self.port, self.path)
+        } else {
+            format!("{scheme}://{}{}", self.host, self.path)
+        }
     }
 }
 
@@ -197,7 +205,11 @@ mod tests {
             (u.scheme, u.port, u.path.as_str()),
             (Scheme::Wss, 443, "/stream?id=7")
         );
-        assert_eq!(u.request_uri(), "wss://tap.example.com:443/stream?id=7");
+        assert_eq!(u.request_uri(), "wss://tap.example.com/stream?id=7");
+        assert_eq!(
+            ok("WS://Tap.Example.com:8080").request_uri(),
+            "ws://tap.example.com:8080/"
+        );
         let u = ok("ws://127.0.0.1:9000");
         assert_eq!((u.port, u.path.as_str()), (9000, "/"));
         assert_eq!(ok("ws://[::1]:81?x=1").path, "/?x=1");
