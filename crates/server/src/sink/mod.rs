@@ -6,7 +6,7 @@
 //! - [`rtp::RtpSink`]: one bound, connected UDP socket per tap, RTP as `tap.md` §3;
 //! - [`ws::WsSink`]: a task per tap holding the WebSocket of `tap.md` §4 (and the `announce`
 //!   and `reconnect` extensions of §7), fed through a bounded drop-oldest [`queue`];
-//! - `status::StatusPoster`: the status events of §5, one ordered queue per tap.
+//! - [`status::StatusPoster`]: the status events of §5, one ordered queue per tap.
 //!
 //! Every destination passes [`policy::DestinationPolicy`] (§8) after resolution. The TLS of
 //! `wss://` and `https://` status URLs is rustls on the `ring` provider ([`tls`]).
@@ -17,6 +17,7 @@
 pub mod policy;
 pub mod queue;
 pub mod rtp;
+pub mod status;
 pub mod tls;
 pub mod uri;
 pub mod ws;
