@@ -16,6 +16,7 @@ mod dial;
 mod error;
 mod node;
 mod script;
+pub mod sink;
 pub mod wav;
 
 pub use call::{CallFlow, CallReport};
