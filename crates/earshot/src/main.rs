@@ -63,6 +63,8 @@ fn check(files: &[std::path::PathBuf]) -> ExitCode {
 }
 
 fn run(level: tracing::Level, job: impl Future<Output = Result<(), String>>) -> ExitCode {
+    // One TLS crypto provider (ring) for WebSocket taps and HTTPS, before anything uses TLS.
+    server::sink::tls::install_crypto_provider();
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)

@@ -68,6 +68,7 @@ impl Node {
     /// Binds the SIP endpoint and the RTP port pool and starts taking calls. Must be called
     /// inside a tokio runtime.
     pub async fn start(config: NodeConfig) -> Result<Node, ServerError> {
+        crate::sink::tls::install_crypto_provider();
         let pool = PortPool::new(config.rtp)?;
         let (endpoint, incoming) = Endpoint::bind(config.sip.clone()).await?;
         let endpoint = Arc::new(endpoint);
