@@ -156,3 +156,39 @@ pub(crate) fn runs<T: PartialEq + Copy>(values: &[T]) -> Vec<(T, usize)> {
     }
     out
 }
+
+/// The longest run of bytes that `received` and `expected` share (not counting runs of
+/// `silence`): how much of what was sent arrived unchanged and in one piece.
+pub(crate) fn longest_common_run(received: &[u8], expected: &[u8], silence: u8) -> usize {
+    const KEY: usize = 16;
+    let mut index: std::collections::HashMap<&[u8], Vec<usize>> = std::collections::HashMap::new();
+    for (i, w) in expected.windows(KEY).enumerate() {
+        if w.iter().any(|&b| b != silence) {
+            index.entry(w).or_default().push(i);
+        }
+    }
+    let mut best = 0;
+    let mut r = 0;
+    while r + KEY <= received.len() {
+        let mut advanced = KEY / 2;
+        if let Some(starts) = index.get(&received[r..r + KEY]) {
+            for &e in starts.iter().take(8) {
+                let back = received[..r]
+                    .iter()
+                    .rev()
+                    .zip(expected[..e].iter().rev())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                let ahead = received[r..]
+                    .iter()
+                    .zip(&expected[e..])
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                best = best.max(back + ahead);
+                advanced = advanced.max(ahead);
+            }
+        }
+        r += advanced;
+    }
+    best
+}
