@@ -16,6 +16,7 @@ Usage:
     --swml FILE           run this SWML document on every call (the default route)
     --route USER=FILE     run FILE on calls to USER (the Request-URI's user); repeatable
     --media-dir DIR       where play's file:// URLs are looked up  [default: .]
+    --tts-command CMD     speaks say: text: sh -c CMD with the text as $1, an 8 kHz WAV on stdout
   earshot dial URI [DIAL OPTIONS]      call URI, play a tone sequence, hang up
   earshot check FILE...                validate SWML documents (JSON or YAML); exit 1 on errors
   earshot --help | --version
@@ -58,6 +59,7 @@ pub(crate) struct ServeArgs {
     pub(crate) swml: Option<std::path::PathBuf>,
     pub(crate) routes: Vec<(String, std::path::PathBuf)>,
     pub(crate) media_dir: Option<std::path::PathBuf>,
+    pub(crate) tts_command: Option<String>,
     pub(crate) log_level: tracing::Level,
 }
 
@@ -127,6 +129,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
     let mut swml = None;
     let mut routes = Vec::new();
     let mut media_dir = None;
+    let mut tts_command = None;
     let mut from = None;
     let mut duration = Duration::from_secs(5);
     let mut ring_timeout = Duration::from_secs(30);
@@ -164,6 +167,9 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
                     .ok_or_else(|| format!("--route: expected USER=FILE, found {v:?}"))?;
                 routes.push((user.to_string(), file.into()));
             }
+            "--tts-command" if command == "serve" => {
+                tts_command = Some(value("--tts-command", &mut it)?);
+            }
             "--media-dir" if command == "serve" => {
                 media_dir = Some(value("--media-dir", &mut it)?.into());
             }
@@ -196,6 +202,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             swml,
             routes,
             media_dir,
+            tts_command,
             log_level,
         }));
     }

@@ -118,6 +118,7 @@ async fn serve(a: ServeArgs) -> Result<(), String> {
     if let Some(dir) = &a.media_dir {
         config.media_dir = dir.clone();
     }
+    config.tts_command = a.tts_command.clone();
     let flow = match &config.flow {
         server::CallFlow::Echo => "every call is answered and hears itself".to_string(),
         server::CallFlow::Bridge(to) => format!("every call is connected to {to}"),

@@ -22,6 +22,10 @@ pub struct NodeConfig {
     pub ring: Duration,
     /// Where `file://` URLs of `play` are looked up.
     pub media_dir: std::path::PathBuf,
+    /// A shell command that speaks `say:` text: run as `sh -c COMMAND earshot-tts TEXT` (the
+    /// text is `$1`, never part of the command), it writes an 8 kHz mono WAV file to stdout.
+    /// Without one, `say:` fails with a clear error.
+    pub tts_command: Option<String>,
     /// How long an inbound call may wait for the ACK of an offerless INVITE's 200.
     pub ack_timeout: Duration,
 }
@@ -40,6 +44,7 @@ impl Default for NodeConfig {
             flow: CallFlow::Echo,
             ring: Duration::ZERO,
             media_dir: std::path::PathBuf::from("."),
+            tts_command: None,
             ack_timeout: Duration::from_secs(32),
         }
     }

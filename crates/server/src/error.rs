@@ -24,6 +24,19 @@ pub enum ServerError {
         #[from]
         source: sdp::SdpError,
     },
+    /// TLS could not be set up.
+    #[error("TLS: {source}")]
+    Tls {
+        /// What went wrong.
+        #[from]
+        source: crate::sink::tls::TlsError,
+    },
+    /// The HTTP client for call flows could not be built.
+    #[error("HTTP client: {reason}")]
+    Http {
+        /// Why.
+        reason: String,
+    },
     /// An outbound call was not answered.
     #[error("call to {to} failed: {reason}")]
     DialFailed {

@@ -14,6 +14,7 @@ mod call;
 mod config;
 mod dial;
 mod error;
+pub mod http;
 mod node;
 mod script;
 pub mod sink;

@@ -19,6 +19,7 @@ const REPORTS: usize = 4096;
 pub(crate) struct Shared {
     pub(crate) config: NodeConfig,
     pub(crate) endpoint: Arc<Endpoint>,
+    pub(crate) http: crate::http::FlowHttp,
     pub(crate) pool: PortPool,
     active: AtomicUsize,
     draining: AtomicBool,
@@ -70,6 +71,9 @@ impl Node {
     pub async fn start(config: NodeConfig) -> Result<Node, ServerError> {
         crate::sink::tls::install_crypto_provider();
         let pool = PortPool::new(config.rtp)?;
+        let tls = crate::sink::tls::client_config(None)?;
+        let http =
+            crate::http::FlowHttp::new(&tls).map_err(|reason| ServerError::Http { reason })?;
         let (endpoint, incoming) = Endpoint::bind(config.sip.clone()).await?;
         let endpoint = Arc::new(endpoint);
         let (shutdown, _) = watch::channel(false);
@@ -77,6 +81,7 @@ impl Node {
         let shared = Arc::new(Shared {
             config,
             endpoint: Arc::clone(&endpoint),
+            http,
             pool,
             active: AtomicUsize::new(0),
             draining: AtomicBool::new(false),

@@ -5,10 +5,11 @@
 //! call stays in this one task.
 //!
 //! Supported here: `answer` (automatic before `play` and `connect`), `hangup`, `play` of
-//! `silence:`, `ring:` and `file://` WAV under the media directory, `sleep`, every control
-//! flow method (the interpreter's own), and `connect` (the caller is answered first, then
-//! bridged; the script goes on when the far end hangs up). Not yet: `play` of `http(s)://`
-//! and `say:`, `request`, documents fetched over HTTP, `tap`/`stop_tap`: each fails cleanly
+//! `silence:`, `ring:`, `file://` WAV under the media directory and `http(s)://` WAV, `sleep`,
+//! every control flow method (the interpreter's own), `request`, `execute`/`transfer` to a
+//! document fetched over HTTP, and `connect` (the caller is answered first, then bridged; the
+//! script goes on when the far end hangs up). HTTP runs in a task of its own while this task
+//! keeps the call's media paced. Not yet: `say:` and `tap`/`stop_tap`: each fails cleanly
 //! (its result variable is `failed`, the script goes on) and is logged.
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use media::{Leg, LegEvent, Playback, PortLease, Source};
 use sdp::SdpSession;
 use sip::{InboundCall, InboundEvent, Rejection};
 use swml::{Action, Document, HangupReason, Interpreter, PlayUrl, TapStarted};
+use tokio::task::JoinHandle;
 
 use crate::bridge::{DialOutcome, RelayEnd, dial_far, relay};
 use crate::call::{CallReport, await_answer_in_ack, describe, leg_rng, reject};
@@ -57,8 +59,43 @@ enum Media {
     Up(Box<Leg>),
 }
 
+/// HTTP under way for the script, in a task of its own.
+enum Pending {
+    Request(JoinHandle<Result<crate::http::Answer, String>>),
+    Document(JoinHandle<Result<String, String>>),
+    Play {
+        urls: Vec<PlayUrl>,
+        fetched: JoinHandle<Result<Vec<Vec<u8>>, String>>,
+    },
+}
+
+enum Done {
+    Request(Result<crate::http::Answer, String>),
+    Document(Result<String, String>),
+    Play(Vec<PlayUrl>, Result<Vec<Vec<u8>>, String>),
+}
+
+/// A task's result, or why the task itself failed.
+fn joined<T>(r: Result<Result<T, String>, tokio::task::JoinError>) -> Result<T, String> {
+    r.unwrap_or_else(|e| Err(e.to_string()))
+}
+
+impl Pending {
+    async fn wait(&mut self) -> Done {
+        match self {
+            Pending::Request(h) => Done::Request(joined(h.await)),
+            Pending::Document(h) => Done::Document(joined(h.await)),
+            Pending::Play { urls, fetched } => {
+                let result = joined(fetched.await);
+                Done::Play(std::mem::take(urls), result)
+            }
+        }
+    }
+}
+
 struct Script<'a> {
     call: InboundCall,
+    pending: Option<Pending>,
     offer: Option<Bytes>,
     sdp: SdpSession,
     media: Media,
@@ -98,6 +135,7 @@ pub(crate) async fn run(
         offer,
         sdp,
         media: Media::Pending(Some(bound)),
+        pending: None,
         shared,
         report,
     };
@@ -139,6 +177,15 @@ impl Script<'_> {
                     }
                 }
                 () = tokio::time::sleep_until(deadline.unwrap_or(far_future)) => {}
+                done = async {
+                    match &mut self.pending {
+                        Some(pending) => pending.wait().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    self.pending = None;
+                    self.handle_done(interpreter, done);
+                }
                 event = self.call.next_event() => match event {
                     Some(InboundEvent::Bye) | None => {
                         interpreter.handle_hangup();
@@ -242,12 +289,25 @@ impl Script<'_> {
                     let Media::Up(leg) = &mut self.media else {
                         unreachable!("answered above");
                     };
-                    match playback(&urls, leg.core().law(), &self.shared.config.media_dir) {
-                        Ok(audio) => leg.core_mut().set_source(Source::Play(audio)),
-                        Err(error) => {
-                            tracing::warn!(%error, "play failed");
-                            interpreter.handle_play_done(false);
+                    let remote: Vec<PlayUrl> = urls
+                        .iter()
+                        .filter(|u| matches!(u, PlayUrl::Http(_) | PlayUrl::Say(_)))
+                        .cloned()
+                        .collect();
+                    if remote.is_empty() {
+                        match playback(&urls, leg.core().law(), &self.shared.config.media_dir, &[])
+                        {
+                            Ok(audio) => leg.core_mut().set_source(Source::Play(audio)),
+                            Err(error) => {
+                                tracing::warn!(%error, "play failed");
+                                interpreter.handle_play_done(false);
+                            }
                         }
+                    } else {
+                        let http = self.shared.http.clone();
+                        let tts = self.shared.config.tts_command.clone();
+                        let fetched = tokio::spawn(fetch_audio(http, tts, remote));
+                        self.pending = Some(Pending::Play { urls, fetched });
                     }
                 }
                 Action::Sleep { .. } => {}
@@ -301,8 +361,19 @@ impl Script<'_> {
                     }
                 }
                 Action::Request(params) => {
-                    tracing::warn!(url = %params.url, "request is not supported yet");
-                    interpreter.handle_request_done(None, "");
+                    let http = self.shared.http.clone();
+                    let method = format!("{:?}", params.method).to_ascii_uppercase();
+                    self.pending = Some(Pending::Request(tokio::spawn(async move {
+                        http.send(
+                            &method,
+                            &params.url,
+                            &params.headers,
+                            params.body.as_ref(),
+                            params.timeout,
+                            crate::http::MAX_BODY,
+                        )
+                        .await
+                    })));
                 }
                 Action::StartTap(params) => {
                     tracing::warn!(uri = %params.uri_text, "tap is not supported yet");
@@ -313,14 +384,50 @@ impl Script<'_> {
                     });
                 }
                 Action::StopTap { .. } => interpreter.handle_tap_stopped(false),
-                Action::FetchDocument { url, .. } => {
-                    tracing::warn!(%url, "fetching documents is not supported yet");
-                    interpreter.handle_document_fetched(Err(format!(
-                        "fetching SWML from {url} is not supported yet"
-                    )));
+                Action::FetchDocument { url, body } => {
+                    let http = self.shared.http.clone();
+                    self.pending = Some(Pending::Document(tokio::spawn(async move {
+                        http.fetch_document(&url, &body).await
+                    })));
                 }
                 Action::StepFailed { path, error } => tracing::warn!(%path, %error, "step failed"),
                 Action::Failed { error } => tracing::warn!(%error, "the script failed"),
+            }
+        }
+    }
+
+    /// Hands the outcome of finished HTTP to the interpreter.
+    fn handle_done(&mut self, interpreter: &mut Interpreter, done: Done) {
+        match done {
+            Done::Request(Ok(answer)) => {
+                let body = String::from_utf8_lossy(&answer.body);
+                interpreter.handle_request_done(Some(answer.status), &body);
+            }
+            Done::Request(Err(error)) => {
+                tracing::info!(%error, "request failed");
+                interpreter.handle_request_done(None, "");
+            }
+            Done::Document(result) => {
+                interpreter.handle_document_fetched(result.as_deref().map_err(Clone::clone))
+            }
+            Done::Play(urls, fetched) => {
+                let played = fetched.and_then(|files| match &mut self.media {
+                    Media::Up(leg) => {
+                        let audio = playback(
+                            &urls,
+                            leg.core().law(),
+                            &self.shared.config.media_dir,
+                            &files,
+                        )?;
+                        leg.core_mut().set_source(Source::Play(audio));
+                        Ok(())
+                    }
+                    Media::Pending(_) => Err("the call is not answered".into()),
+                });
+                if let Err(error) = played {
+                    tracing::warn!(%error, "play failed");
+                    interpreter.handle_play_done(false);
+                }
             }
         }
     }
@@ -383,9 +490,16 @@ impl Script<'_> {
     }
 }
 
-/// The audio of `urls`, one after the other, in `law`.
-fn playback(urls: &[PlayUrl], law: Law, media_dir: &Path) -> Result<Playback, String> {
+/// The audio of `urls`, one after the other, in `law`; `fetched` holds the files of the
+/// `http(s)://` ones, in order.
+fn playback(
+    urls: &[PlayUrl],
+    law: Law,
+    media_dir: &Path,
+    fetched: &[Vec<u8>],
+) -> Result<Playback, String> {
     let mut samples = Vec::new();
+    let mut fetched = fetched.iter();
     for url in urls {
         match url {
             PlayUrl::Silence(d) => samples.resize(samples.len() + samples_of(*d), law.silence()),
@@ -399,14 +513,75 @@ fn playback(urls: &[PlayUrl], law: Law, media_dir: &Path) -> Result<Playback, St
                 samples.extend_from_slice(audio.samples());
             }
             PlayUrl::Http(url) => {
-                return Err(format!("playing {url} over HTTP is not supported yet"));
+                let bytes = fetched
+                    .next()
+                    .ok_or_else(|| format!("{url} was not fetched"))?;
+                let audio = crate::wav::decode(bytes, law).map_err(|e| format!("{url}: {e}"))?;
+                samples.extend_from_slice(audio.samples());
             }
             PlayUrl::Say(_) => {
-                return Err("say: needs a TTS command, and none is configured".into());
+                let bytes = fetched.next().ok_or("the speech was not made")?;
+                let audio = crate::wav::decode(bytes, law).map_err(|e| format!("say: {e}"))?;
+                samples.extend_from_slice(audio.samples());
             }
         }
     }
     Ok(Playback::new(law, samples))
+}
+
+/// Fetches the WAV files of `http(s)://` items and speaks `say:` items, in order.
+async fn fetch_audio(
+    http: crate::http::FlowHttp,
+    tts: Option<String>,
+    items: Vec<PlayUrl>,
+) -> Result<Vec<Vec<u8>>, String> {
+    let mut files = Vec::new();
+    for item in items {
+        match item {
+            PlayUrl::Http(url) => {
+                let answer = http
+                    .send(
+                        "GET",
+                        &url,
+                        &[],
+                        None,
+                        crate::http::FETCH_TIMEOUT,
+                        crate::http::MAX_WAV,
+                    )
+                    .await?;
+                if !(200..300).contains(&answer.status) {
+                    return Err(format!("{url} answered {}", answer.status));
+                }
+                files.push(answer.body);
+            }
+            PlayUrl::Say(text) => {
+                let Some(command) = &tts else {
+                    return Err(
+                        "say: needs a TTS command (--tts-command), and none is configured".into(),
+                    );
+                };
+                let run = tokio::process::Command::new("sh")
+                    .args(["-c", command, "earshot-tts", &text])
+                    .stdin(std::process::Stdio::null())
+                    .kill_on_drop(true)
+                    .output();
+                let output = tokio::time::timeout(crate::http::FETCH_TIMEOUT, run)
+                    .await
+                    .map_err(|_| "the TTS command took longer than 10 s".to_string())?
+                    .map_err(|e| format!("the TTS command did not start: {e}"))?;
+                if !output.status.success() {
+                    return Err(format!(
+                        "the TTS command failed ({}): {}",
+                        output.status,
+                        String::from_utf8_lossy(&output.stderr).trim()
+                    ));
+                }
+                files.push(output.stdout);
+            }
+            _ => {}
+        }
+    }
+    Ok(files)
 }
 
 fn samples_of(d: Duration) -> usize {

@@ -2,6 +2,8 @@
 //! what each peer receives.
 
 mod peer;
+#[path = "peers/python.rs"]
+mod python;
 
 use std::time::Duration;
 
@@ -137,4 +139,132 @@ sections:
         "the caller heard the far end: {back_run} bytes in one piece"
     );
     assert_eq!(node.port_pool().leased(), 0, "both legs' ports went back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_fetched_documents_http_audio_and_speech() {
+    let ports = Ports::block(13);
+    let dir = std::env::temp_dir().join(format!("earshot-swml-http-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a media directory");
+    let tone = dir.join("tone.wav");
+    std::fs::write(&tone, wav(700.0, 1.0)).expect("the web's tone");
+    let mut web =
+        python::PythonPeer::start("flow_server.py", &[tone.to_str().expect("UTF-8 path")]).await;
+    let base = format!("http://127.0.0.1:{}", web.port);
+    let document = format!(
+        "version: 1.0.0
+sections:
+  main:
+    - answer
+    - request:
+        url: {base}/hook
+        method: POST
+        body: {{ caller: \"%{{call.from}}\" }}
+        save_variables: true
+    - switch:
+        variable: request_response.lang
+        case:
+          fr:
+            - play:
+                url: {base}/tone.wav
+        default:
+          - hangup
+    - play:
+        url: say:bonjour
+    - execute:
+        dest: {base}/menu
+        params:
+          from_main: \"1\"
+    - cond:
+        - when: return_value == \"from-menu\" && menu_seen == \"yes\"
+          then:
+            - play:
+                url: say:fin
+    - hangup
+"
+    );
+    let doc_path = dir.join("flow.yaml");
+    std::fs::write(&doc_path, document).expect("the document");
+    let mut config = node_config(ports.rtp(20));
+    config.flow = CallFlow::Swml(std::sync::Arc::new(
+        load_routes(Some(&doc_path), &[]).expect("the document is valid"),
+    ));
+    // Speech: a stand-in TTS that says everything as half a second of 900 Hz.
+    config.tts_command =
+        Some("sox -n -r 8000 -c 1 -b 16 -e signed-integer -t wav - synth 0.5 sine 900".into());
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let capture = Capture::start("swml-http", &format!("dst port {}", ports.sipp_media())).await;
+    let target = node.sip_udp_addr().to_string();
+    let xml = peer::scenario("uac_silent.xml");
+    let caller = Sipp::spawn(&SippRun {
+        name: "swml-http",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(30),
+        args: &["-sf", &xml, "-s", "flow", &target],
+    });
+    let outcome = caller.expect_success().await;
+    assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
+    let report = next_report(&mut reports).await;
+    let heard = audio(&rtp_packets(&capture.stop().await));
+    assert_eq!(report.ended, "hung up by the script", "{report:?}");
+
+    // The web saw the hook with the substituted body, the WAV fetch, then the menu fetch with
+    // the call, the variables and the params.
+    let hook = web.next(Duration::from_secs(5)).await;
+    assert_eq!(
+        (hook["method"].as_str(), hook["path"].as_str()),
+        (Some("POST"), Some("/hook"))
+    );
+    assert_eq!(hook["content_type"], "application/json");
+    let body: serde_json::Value =
+        serde_json::from_str(hook["body"].as_str().expect("a body")).expect("JSON");
+    assert!(
+        body["caller"].as_str().is_some_and(|c| c.contains("sipp")),
+        "{body}"
+    );
+    let get = web.next(Duration::from_secs(5)).await;
+    assert_eq!(
+        (get["method"].as_str(), get["path"].as_str()),
+        (Some("GET"), Some("/tone.wav"))
+    );
+    let menu = web.next(Duration::from_secs(5)).await;
+    assert_eq!(menu["path"], "/menu");
+    let fetch: serde_json::Value =
+        serde_json::from_str(menu["body"].as_str().expect("a body")).expect("JSON");
+    assert_eq!(fetch["params"]["from_main"], "1", "{fetch}");
+    assert_eq!(fetch["vars"]["request_result"], "success", "{fetch}");
+    assert!(fetch["call"]["call_id"].is_string(), "{fetch}");
+
+    // What the caller heard: 1 s of the fetched 700 Hz WAV, then 0.5 s of "speech", and, after
+    // the menu's silence, the second 0.5 s of speech that only plays if the menu returned.
+    let frames = tones(&heard, Law::Ulaw, 160, &[700.0, 900.0]);
+    let heard_runs: Vec<(Option<f64>, usize)> = runs(&frames)
+        .into_iter()
+        .filter(|(tone, n)| tone.is_some() && *n > 2)
+        .collect();
+    let shape: Vec<(Option<f64>, bool)> = heard_runs
+        .iter()
+        .map(|&(t, n)| {
+            (
+                t,
+                if t == Some(700.0) {
+                    (48..=51).contains(&n)
+                } else {
+                    (23..=26).contains(&n)
+                },
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            (Some(700.0), true),
+            (Some(900.0), true),
+            (Some(900.0), true)
+        ],
+        "tones heard: {heard_runs:?}"
+    );
 }
