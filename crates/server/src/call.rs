@@ -139,7 +139,7 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
     }
 
     if let CallFlow::Swml(routes) = &shared.config.flow {
-        let Some(document) = routes.route(request_user.as_deref()) else {
+        let Some(route) = routes.route(request_user.as_deref()) else {
             let mut rejection = Rejection::new(404);
             rejection.reason = Some(format!(
                 "no SWML document for {:?}",
@@ -153,17 +153,16 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
             to,
             headers,
         };
-        return crate::script::run(
-            call,
-            sdp_offer,
-            sdp,
-            bound,
-            document.clone(),
-            info,
-            shared,
-            report,
-        )
-        .await;
+        let document =
+            match crate::script::resolve(shared, route, &crate::script::call_scope(&info)).await {
+                Ok(document) => document,
+                Err(error) => {
+                    tracing::warn!(%call_id, %error, "the call's SWML document did not load");
+                    return reject(&call, report, Rejection::server_error(error)).await;
+                }
+            };
+        return crate::script::run(call, sdp_offer, sdp, bound, document, info, shared, report)
+            .await;
     }
     if let CallFlow::Bridge(to) = &shared.config.flow {
         let Some(offer) = &sdp_offer else {

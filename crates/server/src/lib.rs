@@ -25,4 +25,4 @@ pub use config::NodeConfig;
 pub use dial::{DialOptions, DialReport, dial};
 pub use error::ServerError;
 pub use node::Node;
-pub use script::{Routes, load_routes};
+pub use script::{Route, Routes, load_routes};

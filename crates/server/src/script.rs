@@ -29,20 +29,72 @@ use crate::bridge::{DialOutcome, RelayEnd, dial_far, relay};
 use crate::call::{CallReport, await_answer_in_ack, describe, leg_rng, reject};
 use crate::node::Shared;
 
+/// Where a routed call's document comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// A document loaded and validated when the node started.
+    Document(Document),
+    /// An `http(s)` URL, fetched for each call with a POST of `{call, vars, params}`; a call
+    /// whose document does not load or validate gets 500 with a Reason.
+    Url(String),
+}
+
 /// Which document an inbound call runs, by the user part of its Request-URI.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Routes {
     /// Documents by called user.
-    pub by_user: BTreeMap<String, Document>,
+    pub by_user: BTreeMap<String, Route>,
     /// The document for every other call; without one, such calls get 404.
-    pub default: Option<Document>,
+    pub default: Option<Route>,
 }
 
 impl Routes {
-    /// The document for a call to `user`.
-    pub fn route(&self, user: Option<&str>) -> Option<&Document> {
+    /// The route of a call to `user`.
+    pub fn route(&self, user: Option<&str>) -> Option<&Route> {
         user.and_then(|u| self.by_user.get(u))
             .or(self.default.as_ref())
+    }
+}
+
+/// The document's `call` scope for `info`.
+pub(crate) fn call_scope(info: &CallInfo) -> serde_json::Value {
+    let headers: serde_json::Map<String, serde_json::Value> = info
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
+        .collect();
+    serde_json::json!({
+        "call_id": info.call_id,
+        "segment_id": info.call_id,
+        "node_id": "earshot",
+        "direction": "inbound",
+        "from": info.from,
+        "to": info.to,
+        "headers": headers,
+        "type": "sip",
+        "state": "created",
+    })
+}
+
+/// The document of `route` for a call whose `call` scope is `call`.
+pub(crate) async fn resolve(
+    shared: &Shared,
+    route: &Route,
+    call: &serde_json::Value,
+) -> Result<Document, String> {
+    match route {
+        Route::Document(document) => Ok(document.clone()),
+        Route::Url(url) => {
+            let body = serde_json::json!({ "call": call, "vars": {}, "params": {} });
+            let text = shared.http.fetch_document(url, &body).await?;
+            swml::check(&text).map_err(|errors| {
+                let first = errors.first().map(ToString::to_string).unwrap_or_default();
+                format!(
+                    "the document from {url} is invalid ({} errors): {first}",
+                    errors.len()
+                )
+            })
+        }
     }
 }
 
@@ -118,17 +170,7 @@ pub(crate) async fn run(
     shared: &Shared,
     report: &mut CallReport,
 ) -> String {
-    let call_scope = serde_json::json!({
-        "call_id": info.call_id,
-        "segment_id": info.call_id,
-        "node_id": "earshot",
-        "direction": "inbound",
-        "from": info.from,
-        "to": info.to,
-        "headers": info.headers.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<_, _>>(),
-        "type": "sip",
-        "state": "created",
-    });
+    let call_scope = call_scope(&info);
     let mut interpreter = Interpreter::new(document, call_scope, serde_json::json!({}), Leg::now());
     let mut script = Script {
         call,
@@ -609,10 +651,16 @@ pub fn load_routes(
     default: Option<&Path>,
     by_user: &[(String, PathBuf)],
 ) -> Result<Routes, String> {
-    let load = |path: &Path| -> Result<Document, String> {
+    let load = |path: &Path| -> Result<Route, String> {
+        if let Some(url) = path
+            .to_str()
+            .filter(|p| p.starts_with("http://") || p.starts_with("https://"))
+        {
+            return Ok(Route::Url(url.to_string()));
+        }
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        swml::check(&text).map_err(|errors| {
+        swml::check(&text).map(Route::Document).map_err(|errors| {
             errors
                 .iter()
                 .map(|e| format!("{}: {e}", path.display()))

@@ -272,7 +272,13 @@ async fn a_lost_connection_is_connection_lost_without_reconnect() {
         }
     };
     assert_eq!(end.reason, Reason::ConnectionLost, "{end:?}");
-    assert_eq!(end.stats.frames_produced(), producer.produced());
+    // A frame pushed while the sink was ending is counted too, as dropped: the live counters,
+    // read once the producer has stopped, account for every frame.
+    assert!(
+        end.stats.frames_produced() <= producer.produced(),
+        "{end:?}"
+    );
+    assert_eq!(sink.stats().frames_produced(), producer.produced());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -268,3 +268,72 @@ sections:
         "tones heard: {heard_runs:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_routed_to_urls_are_fetched_per_call_and_a_bad_one_gets_500() {
+    let ports = Ports::block(14);
+    let dir = std::env::temp_dir().join(format!("earshot-swml-url-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let tone = dir.join("tone.wav");
+    std::fs::write(&tone, wav(700.0, 1.0)).expect("a WAV for the web peer");
+    let mut web =
+        python::PythonPeer::start("flow_server.py", &[tone.to_str().expect("UTF-8 path")]).await;
+    let base = format!("http://127.0.0.1:{}", web.port);
+    let mut config = node_config(ports.rtp(20));
+    let routes = load_routes(
+        None,
+        &[
+            ("menu".to_string(), format!("{base}/menu").into()),
+            ("broken".to_string(), format!("{base}/nowhere").into()),
+        ],
+    )
+    .expect("URL routes");
+    config.flow = CallFlow::Swml(std::sync::Arc::new(routes));
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let target = node.sip_udp_addr().to_string();
+
+    // The menu document sets a variable, plays half a second of silence and returns: the call
+    // is answered, and ends when the script does.
+    let xml = peer::scenario("uac_silent.xml");
+    let caller = Sipp::spawn(&SippRun {
+        name: "swml-url",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(20),
+        args: &["-sf", &xml, "-s", "menu", &target],
+    });
+    caller.expect_success().await;
+    let report = next_report(&mut reports).await;
+    assert!(report.answered, "{report:?}");
+    assert_eq!(report.ended, "the script ended");
+    let fetch = web.next(Duration::from_secs(5)).await;
+    assert_eq!(
+        (fetch["method"].as_str(), fetch["path"].as_str()),
+        (Some("POST"), Some("/menu"))
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(fetch["body"].as_str().expect("a body")).expect("JSON");
+    assert!(
+        body["call"]["call_id"].is_string()
+            && body["vars"].is_object()
+            && body["params"].is_object(),
+        "{body}"
+    );
+
+    // The broken route answers 404: the caller gets 500 with a Reason saying so.
+    let xml = peer::scenario("uac_expect_500.xml");
+    let caller = Sipp::spawn(&SippRun {
+        name: "swml-url-broken",
+        local_port: ports.sipp() + 1,
+        media_port: ports.sipp_media() + 2,
+        calls: 1,
+        timeout: Duration::from_secs(20),
+        args: &["-sf", &xml, "-s", "broken", &target],
+    });
+    caller.expect_success().await;
+    let report = next_report(&mut reports).await;
+    assert_eq!(report.rejected, Some(500), "{report:?}");
+    assert!(!report.answered);
+}
