@@ -206,12 +206,14 @@ pub(crate) async fn run(
     };
     report.rtp_local = Some(a.local_addr());
     report.media = Some(a_answer.media);
+    let mut taps = crate::taps::Taps::default();
     let end = relay(
         &mut a_call,
         &mut b_call,
         &mut a,
         &mut b,
         &mut a_sdp,
+        &mut taps,
         shared,
         report,
     )
@@ -242,6 +244,10 @@ impl RelayEnd {
     }
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of a bridged call, owned by its task"
+)]
 /// Relays media between the caller's leg `a` and the far leg `b` until one side hangs up.
 /// When the far end hangs up first, the caller is left up: the caller decides what follows.
 pub(crate) async fn relay(
@@ -250,16 +256,23 @@ pub(crate) async fn relay(
     a: &mut Leg,
     b: &mut Leg,
     a_sdp: &mut SdpSession,
+    taps: &mut crate::taps::Taps,
     shared: &Shared,
     report: &mut CallReport,
 ) -> RelayEnd {
     let mut shutdown = shared.shutdown();
     a.core_mut().set_source(Source::Relay);
     loop {
-        let deadline = a.next_deadline().min(b.next_deadline());
+        let mut deadline = a.next_deadline().min(b.next_deadline());
+        if let Some(due) = taps.deadline() {
+            deadline = deadline.min(tokio::time::Instant::from_std(due));
+        }
         tokio::select! {
             received = a.recv() => match received {
-                Ok(Received::Rtp(inbound)) => b.core_mut().handle_relay(inbound.at, &inbound),
+                Ok(Received::Rtp(inbound)) => {
+                    taps.feed(inbound.at, tap::Stream::Speak, inbound.packet);
+                    b.core_mut().handle_relay(inbound.at, &inbound);
+                }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "RTP receive failed"),
             },
@@ -308,8 +321,15 @@ pub(crate) async fn relay(
             }
         }
         let now = Leg::now();
-        a.send_due(now, |_| {});
+        // After `connect`, what the caller hears is the far party: the taps' listen stream.
+        a.send_due(now, |sent| {
+            taps.feed(now, tap::Stream::Listen, sent.packet())
+        });
         b.send_due(now, |_| {});
+        for started in taps.poll_ws_events(now) {
+            tracing::info!(control_id = %started.control_id, ok = started.succeeded, "a tap's handshake ended during a bridge");
+        }
+        taps.drive(now);
         let mut inactive = false;
         for leg in [&mut *a, &mut *b] {
             while let Some(event) = leg.poll_event() {

@@ -18,6 +18,7 @@ pub mod http;
 mod node;
 mod script;
 pub mod sink;
+mod taps;
 pub mod wav;
 
 pub use call::{CallFlow, CallReport};

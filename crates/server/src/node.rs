@@ -20,6 +20,8 @@ pub(crate) struct Shared {
     pub(crate) config: NodeConfig,
     pub(crate) endpoint: Arc<Endpoint>,
     pub(crate) http: crate::http::FlowHttp,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+    pub(crate) status: crate::sink::status::StatusPoster,
     pub(crate) pool: PortPool,
     active: AtomicUsize,
     draining: AtomicBool,
@@ -74,6 +76,14 @@ impl Node {
         let tls = crate::sink::tls::client_config(None)?;
         let http =
             crate::http::FlowHttp::new(&tls).map_err(|reason| ServerError::Http { reason })?;
+        let status = crate::sink::status::StatusPoster::new(
+            crate::sink::status::StatusConfig::default(),
+            crate::sink::policy::DestinationPolicy::allow_all(),
+            &tls,
+        )
+        .map_err(|e| ServerError::Http {
+            reason: e.to_string(),
+        })?;
         let (endpoint, incoming) = Endpoint::bind(config.sip.clone()).await?;
         let endpoint = Arc::new(endpoint);
         let (shutdown, _) = watch::channel(false);
@@ -82,6 +92,8 @@ impl Node {
             config,
             endpoint: Arc::clone(&endpoint),
             http,
+            tls,
+            status,
             pool,
             active: AtomicUsize::new(0),
             draining: AtomicBool::new(false),

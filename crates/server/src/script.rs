@@ -22,7 +22,8 @@ use g711::Law;
 use media::{Leg, LegEvent, Playback, PortLease, Source};
 use sdp::SdpSession;
 use sip::{InboundCall, InboundEvent, Rejection};
-use swml::{Action, Document, HangupReason, Interpreter, PlayUrl, TapStarted};
+use swml::{Action, Document, HangupReason, Interpreter, PlayUrl};
+use tap::Stream;
 use tokio::task::JoinHandle;
 
 use crate::bridge::{DialOutcome, RelayEnd, dial_far, relay};
@@ -147,6 +148,8 @@ impl Pending {
 
 struct Script<'a> {
     call: InboundCall,
+    call_id: String,
+    taps: crate::taps::Taps,
     pending: Option<Pending>,
     offer: Option<Bytes>,
     sdp: SdpSession,
@@ -171,17 +174,25 @@ pub(crate) async fn run(
     report: &mut CallReport,
 ) -> String {
     let call_scope = call_scope(&info);
+    let call_id = info.call_id.clone();
     let mut interpreter = Interpreter::new(document, call_scope, serde_json::json!({}), Leg::now());
     let mut script = Script {
         call,
         offer,
         sdp,
         media: Media::Pending(Some(bound)),
+        call_id,
+        taps: crate::taps::Taps::default(),
         pending: None,
         shared,
         report,
     };
     let ended = script.drive(&mut interpreter).await;
+    // Taps belong to the call: they finish with it, and their `finished` events are
+    // delivered by tasks of their own.
+    script
+        .taps
+        .stop_all(crate::sink::Reason::CallEnded, Leg::now());
     if let Media::Up(leg) = &script.media {
         script.report.stats = leg.stats();
     }
@@ -202,15 +213,28 @@ impl Script<'_> {
                 Media::Up(leg) => Some(leg.next_deadline()),
                 Media::Pending(_) => None,
             };
-            let deadline = match (wake, leg_deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let taps_due = self.taps.deadline().map(tokio::time::Instant::from_std);
+            // A WebSocket tap that is connecting is checked on every turn.
+            let connecting = self
+                .taps
+                .connecting()
+                .then(|| tokio::time::Instant::now() + Duration::from_millis(10));
+            let deadline = [wake, leg_deadline, taps_due, connecting]
+                .into_iter()
+                .flatten()
+                .min();
             let far_future = tokio::time::Instant::now() + Duration::from_secs(3600);
             tokio::select! {
                 received = async {
                     match &mut self.media {
-                        Media::Up(leg) => leg.recv().await.map(|_| ()),
+                        Media::Up(leg) => match leg.recv().await {
+                            Ok(media::Received::Rtp(inbound)) => {
+                                self.taps.feed(inbound.at, Stream::Speak, inbound.packet);
+                                Ok(())
+                            }
+                            Ok(_) => Ok(()),
+                            Err(error) => Err(error),
+                        },
                         Media::Pending(_) => std::future::pending().await,
                     }
                 } => {
@@ -266,8 +290,13 @@ impl Script<'_> {
             }
             let now = Leg::now();
             interpreter.handle_timeout(now);
+            for started in self.taps.poll_ws_events(now) {
+                interpreter.handle_tap_started(started);
+            }
             if let Media::Up(leg) = &mut self.media {
-                leg.send_due(now, |_| {});
+                let taps = &mut self.taps;
+                leg.send_due(now, |sent| taps.feed(now, Stream::Listen, sent.packet()));
+                taps.drive(now);
                 while let Some(event) = leg.poll_event() {
                     match event {
                         LegEvent::PlaybackFinished => {
@@ -380,6 +409,7 @@ impl Script<'_> {
                                 leg,
                                 &mut far_leg,
                                 &mut self.sdp,
+                                &mut self.taps,
                                 self.shared,
                                 self.report,
                             )
@@ -418,14 +448,18 @@ impl Script<'_> {
                     })));
                 }
                 Action::StartTap(params) => {
-                    tracing::warn!(uri = %params.uri_text, "tap is not supported yet");
-                    interpreter.handle_tap_started(TapStarted {
-                        succeeded: false,
-                        control_id: params.control_id.clone().unwrap_or_default(),
-                        rtp_source: None,
-                    });
+                    let started = self
+                        .taps
+                        .start(self.shared, &self.call_id, &params, Leg::now())
+                        .await;
+                    if let Some(started) = started {
+                        interpreter.handle_tap_started(started);
+                    }
                 }
-                Action::StopTap { .. } => interpreter.handle_tap_stopped(false),
+                Action::StopTap { control_id } => {
+                    let stopped = self.taps.stop(&control_id, Leg::now());
+                    interpreter.handle_tap_stopped(stopped);
+                }
                 Action::FetchDocument { url, body } => {
                     let http = self.shared.http.clone();
                     self.pending = Some(Pending::Document(tokio::spawn(async move {

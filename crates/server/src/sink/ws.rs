@@ -293,6 +293,12 @@ impl WsSink {
         self.events.recv().await
     }
 
+    /// The next event if one is waiting, without waiting: for a call task that checks its
+    /// taps on every turn of its loop.
+    pub fn try_event(&mut self) -> Option<WsEvent> {
+        self.events.try_recv().ok()
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> SinkStats {
         self.queue.stats()
