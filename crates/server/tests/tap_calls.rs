@@ -101,3 +101,141 @@ sections:
     assert_eq!(finished["params"]["stats"]["frames_sent"], packets.len());
     assert_eq!(finished["params"]["stats"]["frames_dropped"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_tap_with_announce_variables_and_stop_tap() {
+    let ports = Ports::block(16);
+    let (sipp_port, media_port) = (ports.sipp(), ports.sipp_media());
+    let mut ws = python::PythonPeer::start("ws_server.py", &["receive"]).await;
+    let mut web = python::PythonPeer::start("status_server.py", &["200"]).await;
+    let dir = std::env::temp_dir().join(format!("earshot-tap-ws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let doc_path = dir.join("tap.yaml");
+    let web_url = format!("http://127.0.0.1:{}", web.port);
+    std::fs::write(
+        &doc_path,
+        format!(
+            "version: 1.0.0
+sections:
+  main:
+    - answer
+    - set:
+        ptime: 30
+    - tap:
+        uri: ws://127.0.0.1:{}/audio
+        direction: both
+        rtp_ptime: \"%{{vars.ptime}}\"
+        announce: true
+        custom_parameters:
+          customer: acme
+        status_url: {web_url}/events
+    - request:
+        url: {web_url}/vars
+        method: POST
+        body:
+          result: \"%{{tap_result}}\"
+          id: \"%{{tap_control_id}}\"
+          ptime: \"%{{tap_ptime}}\"
+          codec: \"%{{tap_codec}}\"
+          rate: \"%{{tap_rate}}\"
+          uri: \"%{{tap_uri}}\"
+    - play:
+        url: silence:2
+    - stop_tap
+    - request:
+        url: {web_url}/stopped
+        method: POST
+        body:
+          result: \"%{{stop_tap_result}}\"
+    - hangup
+",
+            ws.port
+        ),
+    )
+    .expect("the document");
+    let mut config = node_config(ports.rtp(20));
+    config.flow = CallFlow::Swml(std::sync::Arc::new(
+        load_routes(Some(&doc_path), &[]).expect("a valid document"),
+    ));
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let target = node.sip_udp_addr().to_string();
+    let xml = peer::scenario("uac_silent.xml");
+    let caller = Sipp::spawn(&SippRun {
+        name: "tap-ws",
+        local_port: sipp_port,
+        media_port,
+        calls: 1,
+        timeout: Duration::from_secs(30),
+        args: &["-sf", &xml, "-s", "tap", &target],
+    });
+    caller.expect_success().await;
+    let report = next_report(&mut reports).await;
+    assert_eq!(report.ended, "hung up by the script", "{report:?}");
+    let connection = ws.next(Duration::from_secs(10)).await;
+    let mut by_what = std::collections::BTreeMap::new();
+    for _ in 0..4 {
+        let line = web.next(Duration::from_secs(10)).await;
+        let body: serde_json::Value =
+            serde_json::from_str(line["body"].as_str().expect("a body")).expect("JSON");
+        let what = match line["path"].as_str() {
+            Some("/events") => body["params"]["state"]
+                .as_str()
+                .expect("a state")
+                .to_string(),
+            other => other.expect("a path").to_string(),
+        };
+        by_what.insert(what, body);
+    }
+
+    // The variables the document saw.
+    let vars = &by_what["/vars"];
+    assert_eq!(vars["result"], "success", "{vars}");
+    assert_eq!(vars["ptime"], "30");
+    assert_eq!(vars["codec"], "PCMU");
+    assert_eq!(vars["rate"], "8000");
+    assert_eq!(vars["uri"], format!("ws://127.0.0.1:{}/audio", ws.port));
+    let control_id = vars["id"].as_str().expect("a generated control id");
+    assert_eq!(control_id.len(), 36, "a UUID: {control_id}");
+    assert_eq!(by_what["/stopped"]["result"], "success");
+
+    // What the receiver got: 30 ms binary messages (240 bytes), the announce texts, Close 1000.
+    assert_eq!(connection["path"], "/audio");
+    assert!(
+        connection["headers"]["user-agent"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("earshot/"))
+    );
+    assert_eq!(
+        connection["sizes"],
+        serde_json::json!([240]),
+        "{connection}"
+    );
+    let binary = connection["binary"].as_u64().expect("a count");
+    assert!(
+        (60..=75).contains(&binary),
+        "about 2 s of 30 ms messages: {binary}"
+    );
+    assert_eq!(connection["close_code"], 1000);
+    let texts = connection["texts"].as_array().expect("texts");
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    let start: serde_json::Value =
+        serde_json::from_str(texts[0].as_str().expect("text")).expect("JSON");
+    assert_eq!(start["event"], "start");
+    assert_eq!(start["control_id"], control_id);
+    assert_eq!(start["direction"], "both");
+    assert_eq!(start["ptime"], 30);
+    assert_eq!(start["params"]["customer"], "acme");
+    let stop: serde_json::Value =
+        serde_json::from_str(texts[1].as_str().expect("text")).expect("JSON");
+    assert_eq!(stop["event"], "stop");
+    assert_eq!(stop["reason"], "stopped");
+
+    // The status events: tapping then finished, whose counters match what arrived.
+    assert_eq!(by_what["tapping"]["params"]["device"]["type"], "ws");
+    let finished = &by_what["finished"];
+    assert_eq!(finished["params"]["reason"], "stopped", "{finished}");
+    assert_eq!(finished["params"]["stats"]["frames_sent"], binary);
+    assert_eq!(finished["params"]["stats"]["frames_dropped"], 0);
+    assert_eq!(finished["params"]["stats"]["bytes_sent"], binary * 240);
+}
