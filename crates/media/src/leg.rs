@@ -5,7 +5,7 @@
 //! drives it: `select!` over [`Leg::recv`] (cancel-safe) and a sleep until
 //! [`Leg::next_deadline`], then [`Leg::send_due`]. Packets in and out are handed to the caller
 //! synchronously (the [`Received`] value, the `observe` callback), so the caller feeds its
-//! taps in the same task, without copies or channels. Sending uses `try_send_to`: a full socket
+//! taps in the same task, without copies or channels. Sending uses a non-blocking `send_to`: a full socket
 //! buffer drops the packet (counted) instead of delaying the schedule.
 //!
 //! Time is tokio's clock ([`Leg::now`]), so tests can pause it.
@@ -31,6 +31,10 @@ const RECV_BUFFER: usize = 2048;
 #[derive(Debug)]
 pub struct Leg {
     socket: UdpSocket,
+    /// The same socket, for sending: a plain non-blocking `send_to` does not depend on the
+    /// reactor having seen the socket writable (tokio's `try_send_to` does, and fails a fresh
+    /// socket's first sends with `WouldBlock` when the reactor is busy).
+    sender: std::net::UdpSocket,
     local: SocketAddr,
     core: LegCore,
     buf: Box<[u8]>,
@@ -63,10 +67,12 @@ impl Leg {
         let local = SocketAddr::new(ip, lease.port());
         let register = |source| MediaError::Register { local, source };
         std_socket.set_nonblocking(true).map_err(register)?;
+        let sender = std_socket.try_clone().map_err(register)?;
         let socket = UdpSocket::from_std(std_socket).map_err(register)?;
         let core = LegCore::new(config, media, source, Leg::now(), rng);
         Ok(Leg {
             socket,
+            sender,
             local,
             core,
             buf: vec![0; RECV_BUFFER].into_boxed_slice(),
@@ -140,7 +146,7 @@ impl Leg {
         let mut sent = 0;
         while let Some(tx) = self.core.poll_transmit(now) {
             let len = tx.bytes.len();
-            match self.socket.try_send_to(tx.bytes, tx.destination) {
+            match self.sender.send_to(tx.bytes, tx.destination) {
                 Ok(_) => {
                     observe(&tx);
                     sent += 1;

@@ -194,6 +194,8 @@ pub struct LegCore {
     grid_ts: RtpTime,
     next_frame: u64,
     marker_pending: bool,
+    /// Whether the last audio frame handed out carried the marker (re-armed if it failed).
+    last_marker: bool,
     player: Player,
     out: Box<[u8]>,
     pending_events: VecDeque<PendingEvent>,
@@ -232,6 +234,7 @@ impl LegCore {
             grid_ts: start.timestamp,
             next_frame: 0,
             marker_pending: true,
+            last_marker: false,
             player: Player::Silence,
             out: vec![0; HEADER_LEN + MAX_FRAME].into_boxed_slice(),
             pending_events: VecDeque::with_capacity(EVENT_QUEUE),
@@ -386,6 +389,10 @@ impl LegCore {
         self.stats.packets_out = self.stats.packets_out.saturating_sub(1);
         self.stats.bytes_out = self.stats.bytes_out.saturating_sub(bytes as u64);
         self.stats.send_failed += 1;
+        // The stream's first packet never left: the next one is the first the peer sees.
+        if std::mem::take(&mut self.last_marker) {
+            self.marker_pending = true;
+        }
     }
 
     /// The socket reported an ICMP error (a peer's port unreachable): counted, otherwise
@@ -454,6 +461,7 @@ impl LegCore {
                 timestamp: self.frame_ts(n),
                 ssrc: self.ssrc,
             };
+            self.last_marker = header.marker;
             self.write_header(&header);
             let len = HEADER_LEN + samples;
             self.stats.packets_out += 1;
