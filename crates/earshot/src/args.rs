@@ -13,7 +13,8 @@ Usage:
   earshot serve [SIP OPTIONS] [--bridge URI]
                                        run the node: answer every call and echo its audio,
                                        or with --bridge, connect every call to URI (B2BUA)
-    --swml FILE           run this SWML document on every call (the default route)
+    --swml FILE|URL       run this SWML document on every call (the default route)
+    --swml-inline TEXT    the default route's document itself (JSON or YAML text)
     --route USER=FILE     run FILE on calls to USER (the Request-URI's user); repeatable
     --media-dir DIR       where play's file:// URLs are looked up  [default: .]
     --tts-command CMD     speaks say: text: sh -c CMD with the text as $1, an 8 kHz WAV on stdout
@@ -57,6 +58,7 @@ pub(crate) struct ServeArgs {
     pub(crate) sip: SipArgs,
     pub(crate) bridge: Option<String>,
     pub(crate) swml: Option<std::path::PathBuf>,
+    pub(crate) swml_inline: Option<String>,
     pub(crate) routes: Vec<(String, std::path::PathBuf)>,
     pub(crate) media_dir: Option<std::path::PathBuf>,
     pub(crate) tts_command: Option<String>,
@@ -127,6 +129,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
     let mut to = None;
     let mut bridge = None;
     let mut swml = None;
+    let mut swml_inline = None;
     let mut routes = Vec::new();
     let mut media_dir = None;
     let mut tts_command = None;
@@ -160,6 +163,9 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             "--log-level" => log_level = parsed("--log-level", &value("--log-level", &mut it)?)?,
             "--bridge" if command == "serve" => bridge = Some(value("--bridge", &mut it)?),
             "--swml" if command == "serve" => swml = Some(value("--swml", &mut it)?.into()),
+            "--swml-inline" if command == "serve" => {
+                swml_inline = Some(value("--swml-inline", &mut it)?);
+            }
             "--route" if command == "serve" => {
                 let v = value("--route", &mut it)?;
                 let (user, file) = v
@@ -200,6 +206,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             sip,
             bridge,
             swml,
+            swml_inline,
             routes,
             media_dir,
             tts_command,

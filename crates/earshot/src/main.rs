@@ -108,11 +108,24 @@ async fn serve(a: ServeArgs) -> Result<(), String> {
     if let Some(to) = &a.bridge {
         config.flow = server::CallFlow::Bridge(to.clone());
     }
-    if a.swml.is_some() || !a.routes.is_empty() {
+    if a.swml.is_some() || a.swml_inline.is_some() || !a.routes.is_empty() {
         if a.bridge.is_some() {
             return Err("--bridge and --swml/--route do not go together".into());
         }
-        let routes = server::load_routes(a.swml.as_deref(), &a.routes)?;
+        if a.swml.is_some() && a.swml_inline.is_some() {
+            return Err("--swml and --swml-inline both name the default route".into());
+        }
+        let mut routes = server::load_routes(a.swml.as_deref(), &a.routes)?;
+        if let Some(text) = &a.swml_inline {
+            let document = swml::check(text).map_err(|errors| {
+                errors
+                    .iter()
+                    .map(|e| format!("--swml-inline: {e}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+            routes.default = Some(server::Route::Document(document));
+        }
         config.flow = server::CallFlow::Swml(std::sync::Arc::new(routes));
     }
     if let Some(dir) = &a.media_dir {

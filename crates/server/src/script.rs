@@ -148,6 +148,8 @@ impl Pending {
 
 struct Script<'a> {
     call: InboundCall,
+    /// When the call must end (`answer`'s `max_duration`, 4 hours unless set).
+    hangup_at: Option<tokio::time::Instant>,
     call_id: String,
     taps: crate::taps::Taps,
     pending: Option<Pending>,
@@ -181,6 +183,7 @@ pub(crate) async fn run(
         offer,
         sdp,
         media: Media::Pending(Some(bound)),
+        hangup_at: None,
         call_id,
         taps: crate::taps::Taps::default(),
         pending: None,
@@ -288,6 +291,14 @@ impl Script<'_> {
                     return "node shut down".into();
                 }
             }
+            if self
+                .hangup_at
+                .is_some_and(|at| tokio::time::Instant::now() >= at)
+            {
+                interpreter.handle_hangup();
+                let _ = self.call.hangup().await;
+                return "max_duration reached".into();
+            }
             let now = Leg::now();
             interpreter.handle_timeout(now);
             for started in self.taps.poll_ws_events(now) {
@@ -331,7 +342,16 @@ impl Script<'_> {
                         }
                     });
                 }
-                Action::Answer(_) => {
+                Action::Answer(params) => {
+                    if matches!(self.media, Media::Pending(_)) {
+                        if !params.codecs.is_empty() {
+                            let mut local = self.sdp.local().clone();
+                            local.codecs =
+                                params.codecs.iter().map(|&c| crate::taps::law(c)).collect();
+                            self.sdp.set_local(local);
+                        }
+                        self.hangup_at = Some(tokio::time::Instant::now() + params.max_duration);
+                    }
                     if let Err(ended) = self.answer().await {
                         return Some(ended);
                     }
@@ -548,6 +568,9 @@ impl Script<'_> {
             }
         };
         self.report.answered = true;
+        // SWML's default call limit when `answer` did not set one: 4 hours.
+        self.hangup_at
+            .get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_secs(14_400));
         let ip = self.shared.pool.config().ip;
         let mut rng = leg_rng();
         let leg = Leg::from_bound(

@@ -53,7 +53,7 @@ pub(crate) struct Taps {
     generated: u64,
 }
 
-fn law(codec: Codec) -> Law {
+pub(crate) fn law(codec: Codec) -> Law {
     match codec {
         Codec::Pcmu => Law::Ulaw,
         Codec::Pcma => Law::Alaw,

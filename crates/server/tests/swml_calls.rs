@@ -337,3 +337,50 @@ async fn documents_routed_to_urls_are_fetched_per_call_and_a_bad_one_gets_500() 
     assert_eq!(report.rejected, Some(500), "{report:?}");
     assert!(!report.answered);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answer_limits_the_call_and_its_codecs() {
+    let ports = Ports::block(17);
+    let dir = std::env::temp_dir().join(format!("earshot-swml-answer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let doc_path = dir.join("flow.yaml");
+    std::fs::write(
+        &doc_path,
+        "version: 1.0.0
+sections:
+  main:
+    - answer:
+        max_duration: 1
+        codecs: [PCMU]
+    - play:
+        url: silence:30
+",
+    )
+    .expect("the document");
+    let mut config = node_config(ports.rtp(20));
+    config.flow = CallFlow::Swml(std::sync::Arc::new(
+        load_routes(Some(&doc_path), &[]).expect("a valid document"),
+    ));
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let target = node.sip_udp_addr().to_string();
+    let xml = peer::scenario("uac_silent.xml");
+    let caller = Sipp::spawn(&SippRun {
+        name: "swml-answer",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(20),
+        args: &["-sf", &xml, "-s", "limit", &target],
+    });
+    caller.expect_success().await;
+    let report = next_report(&mut reports).await;
+    assert_eq!(report.ended, "max_duration reached", "{report:?}");
+    assert_eq!(report.media.as_ref().map(|m| m.codec), Some(Law::Ulaw));
+    // Ended by the limit, long before the 30 s of silence: about 1 s of RTP went out.
+    assert!(
+        (40..=80).contains(&report.stats.packets_out),
+        "about 1 s of RTP: {:?}",
+        report.stats
+    );
+}
