@@ -11,7 +11,10 @@ use std::time::Duration;
 use g711::Law;
 use peer::capture::Capture;
 use peer::sipp::{Sipp, SippRun};
-use peer::stream::{assert_continuous, audio, longest_common_run, rtp_packets, sipp_pcap};
+use peer::stream::{
+    assert_continuous, assert_continuous_channels, audio, longest_common_run, rtp_packets,
+    sipp_pcap,
+};
 use peer::{Ports, next_report, node_config, start};
 use server::{CallFlow, load_routes};
 
@@ -238,4 +241,145 @@ sections:
     assert_eq!(finished["params"]["stats"]["frames_sent"], binary);
     assert_eq!(finished["params"]["stats"]["frames_dropped"], 0);
     assert_eq!(finished["params"]["stats"]["bytes_sent"], binary * 240);
+}
+
+/// A WAV file: 8 kHz mono 16-bit PCM, `secs` of a sine at `hz`.
+fn wav(hz: f64, secs: f64) -> Vec<u8> {
+    let data: Vec<u8> = (0..(secs * 8000.0) as usize)
+        .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin()) as i16)
+        .flat_map(i16::to_le_bytes)
+        .collect();
+    let mut w = b"RIFF".to_vec();
+    w.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt \x10\0\0\0\x01\0\x01\0\x40\x1f\0\0\x80\x3e\0\0\x02\0\x10\0data");
+    w.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    w.extend_from_slice(&data);
+    w
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stereo_tap_carries_both_parties_while_a_stalled_receiver_costs_nothing() {
+    let ports = Ports::block(18);
+    let tap_port = ports.sipp_media() + 50;
+    let _receiver = std::net::UdpSocket::bind(("127.0.0.1", tap_port)).expect("the tap's receiver");
+    let mut stalled = python::PythonPeer::start("ws_server.py", &["stall"]).await;
+    let mut status = python::PythonPeer::start("status_server.py", &["200"]).await;
+    let dir = std::env::temp_dir().join(format!("earshot-tap-stereo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    std::fs::write(dir.join("greeting.wav"), wav(600.0, 1.0)).expect("the greeting");
+    let doc_path = dir.join("tap.yaml");
+    let events = format!("http://127.0.0.1:{}/events", status.port);
+    std::fs::write(
+        &doc_path,
+        format!(
+            "version: 1.0.0
+sections:
+  main:
+    - answer
+    - tap:
+        uri: rtp://127.0.0.1:{tap_port}
+        control_id: stereo
+        direction: both
+        stereo: true
+        codec: PCMA
+        status_url: {events}
+    - tap:
+        uri: ws://127.0.0.1:{}/never-reads
+        control_id: stalled
+        status_url: {events}
+    - play:
+        url: file://greeting.wav
+    - play:
+        url: silence:30
+",
+            stalled.port
+        ),
+    )
+    .expect("the document");
+    let mut config = node_config(ports.rtp(20));
+    config.media_dir = dir.clone();
+    config.flow = CallFlow::Swml(std::sync::Arc::new(
+        load_routes(Some(&doc_path), &[]).expect("a valid document"),
+    ));
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let capture = Capture::start("tap-stereo", &format!("dst port {tap_port}")).await;
+    let caller_capture = Capture::start(
+        "tap-stereo-caller",
+        &format!("dst port {}", ports.sipp_media()),
+    )
+    .await;
+    let target = node.sip_udp_addr().to_string();
+    let caller = Sipp::spawn(&SippRun {
+        name: "tap-stereo",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(30),
+        args: &["-sn", "uac_pcap", "-s", "tap", &target],
+    });
+    caller.expect_success().await;
+    let report = next_report(&mut reports).await;
+    assert_eq!(report.ended, "caller hung up", "{report:?}");
+    assert_eq!(
+        stalled.next(Duration::from_secs(5)).await["event"],
+        "handshake"
+    );
+    let mut finished = std::collections::BTreeMap::new();
+    let mut tapping = 0;
+    while finished.len() < 2 {
+        let line = status.next(Duration::from_secs(15)).await;
+        let body: serde_json::Value =
+            serde_json::from_str(line["body"].as_str().expect("a body")).expect("JSON");
+        let id = body["params"]["control_id"]
+            .as_str()
+            .expect("an id")
+            .to_string();
+        match body["params"]["state"].as_str() {
+            Some("tapping") => tapping += 1,
+            Some("finished") => {
+                finished.insert(id, body);
+            }
+            other => panic!("unexpected state {other:?}"),
+        }
+    }
+    assert_eq!(tapping, 2, "each tap reported tapping before finished");
+    let packets = rtp_packets(&capture.stop().await);
+    let to_caller = rtp_packets(&caller_capture.stop().await);
+
+    // The stereo stream: PCMA, 2 × 160 bytes per 20 ms, continuous.
+    assert_continuous_channels(&packets, 8, 20, 2);
+    let both = audio(&packets);
+    let left: Vec<u8> = both.iter().step_by(2).copied().collect();
+    let right: Vec<u8> = both.iter().skip(1).step_by(2).copied().collect();
+    // Left: what the caller said, byte for byte (the call and the tap are both A-law).
+    let said = audio(&sipp_pcap("g711a.pcap"));
+    let run = longest_common_run(&left, &said, Law::Alaw.silence());
+    assert!(
+        run * 100 >= said.len() * 95,
+        "left: {run} of {} bytes in one piece",
+        said.len()
+    );
+    // Right: what the caller heard, byte for byte: the leg's own stream as SIPp received it.
+    let heard = audio(&to_caller);
+    let run = longest_common_run(&right, &heard, Law::Alaw.silence());
+    assert!(
+        run >= 7_900,
+        "right: the 1 s greeting the caller heard, {run} bytes in one piece"
+    );
+
+    // The stalled receiver cost the call and the other tap nothing; its frames are counted.
+    let stereo = &finished["stereo"]["params"];
+    assert_eq!(stereo["reason"], "call_ended");
+    assert_eq!(stereo["stats"]["frames_sent"], packets.len());
+    let stuck = &finished["stalled"]["params"];
+    assert_eq!(stuck["reason"], "call_ended", "{stuck}");
+    let sent = stuck["stats"]["frames_sent"].as_u64().expect("a count");
+    let dropped = stuck["stats"]["frames_dropped"].as_u64().expect("a count");
+    let produced = packets.len() as u64;
+    assert!(
+        sent + dropped + 2 >= produced && sent + dropped <= produced + 2,
+        "{stuck}"
+    );
+    assert_eq!(report.stats.lost, 0);
 }

@@ -55,6 +55,17 @@ pub(crate) fn audio(packets: &[RtpPacket]) -> Vec<u8> {
 /// sequence numbers rising by one and timestamps by `8·ptime_ms`, the marker on the first
 /// packet only.
 pub(crate) fn assert_continuous(packets: &[RtpPacket], pt: u8, ptime_ms: u32) {
+    assert_continuous_channels(packets, pt, ptime_ms, 1);
+}
+
+/// [`assert_continuous`] for a stream of `channels` interleaved channels: the timestamps count
+/// samples per channel, the payloads hold `channels` times the bytes.
+pub(crate) fn assert_continuous_channels(
+    packets: &[RtpPacket],
+    pt: u8,
+    ptime_ms: u32,
+    channels: usize,
+) {
     let first = packets.first().expect("at least one RTP packet");
     assert!(first.header.marker, "the first packet carries the marker");
     let ticks = 8 * ptime_ms;
@@ -74,7 +85,7 @@ pub(crate) fn assert_continuous(packets: &[RtpPacket], pt: u8, ptime_ms: u32) {
         assert_eq!(p.header.payload_type.get(), pt, "packet {n}: payload type");
         assert_eq!(
             p.payload.len(),
-            ticks as usize,
+            ticks as usize * channels,
             "packet {n}: {ptime_ms} ms of G.711"
         );
     }
