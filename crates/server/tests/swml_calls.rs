@@ -11,30 +11,8 @@ use g711::Law;
 use peer::capture::Capture;
 use peer::sipp::{Sipp, SippRun};
 use peer::stream::{audio, longest_common_run, rtp_packets, runs, sipp_pcap, tones};
-use peer::{Ports, next_report, node_config, start};
+use peer::{Ports, next_report, node_config, start, swml_flow, wav};
 use server::{CallFlow, load_routes};
-
-/// A WAV file: 8 kHz mono 16-bit PCM, `secs` of a sine at `hz`.
-fn wav(hz: f64, secs: f64) -> Vec<u8> {
-    let samples: Vec<i16> = (0..(secs * 8000.0) as usize)
-        .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin()) as i16)
-        .collect();
-    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-    let mut w = b"RIFF".to_vec();
-    w.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt ");
-    w.extend_from_slice(&16u32.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&8000u32.to_le_bytes());
-    w.extend_from_slice(&16000u32.to_le_bytes());
-    w.extend_from_slice(&2u16.to_le_bytes());
-    w.extend_from_slice(&16u16.to_le_bytes());
-    w.extend_from_slice(b"data");
-    w.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    w.extend_from_slice(&data);
-    w
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_plays_a_wav_file_then_connects_to_a_far_end() {
@@ -59,12 +37,8 @@ sections:
 ",
         far.sipp()
     );
-    let doc_path = dir.join("flow.yaml");
-    std::fs::write(&doc_path, document).expect("the document");
     let mut config = node_config(ports.rtp(20));
-    config.flow = CallFlow::Swml(std::sync::Arc::new(
-        load_routes(Some(&doc_path), &[]).expect("the document is valid"),
-    ));
+    config.flow = swml_flow(&dir, &document);
     config.media_dir = dir.clone();
     let node = start(config).await;
     let mut reports = node.reports();
@@ -183,12 +157,8 @@ sections:
     - hangup
 "
     );
-    let doc_path = dir.join("flow.yaml");
-    std::fs::write(&doc_path, document).expect("the document");
     let mut config = node_config(ports.rtp(20));
-    config.flow = CallFlow::Swml(std::sync::Arc::new(
-        load_routes(Some(&doc_path), &[]).expect("the document is valid"),
-    ));
+    config.flow = swml_flow(&dir, &document);
     // Speech: a stand-in TTS that says everything as half a second of 900 Hz.
     config.tts_command =
         Some("sox -n -r 8000 -c 1 -b 16 -e signed-integer -t wav - synth 0.5 sine 900".into());
@@ -343,10 +313,7 @@ async fn answer_limits_the_call_and_its_codecs() {
     let ports = Ports::block(17);
     let dir = std::env::temp_dir().join(format!("earshot-swml-answer-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a directory");
-    let doc_path = dir.join("flow.yaml");
-    std::fs::write(
-        &doc_path,
-        "version: 1.0.0
+    let document = "version: 1.0.0
 sections:
   main:
     - answer:
@@ -354,13 +321,9 @@ sections:
         codecs: [PCMU]
     - play:
         url: silence:30
-",
-    )
-    .expect("the document");
+";
     let mut config = node_config(ports.rtp(20));
-    config.flow = CallFlow::Swml(std::sync::Arc::new(
-        load_routes(Some(&doc_path), &[]).expect("a valid document"),
-    ));
+    config.flow = swml_flow(&dir, document);
     let node = start(config).await;
     let mut reports = node.reports();
     let target = node.sip_udp_addr().to_string();

@@ -15,8 +15,7 @@ use peer::stream::{
     assert_continuous, assert_continuous_channels, audio, longest_common_run, rtp_packets,
     sipp_pcap,
 };
-use peer::{Ports, next_report, node_config, start};
-use server::{CallFlow, load_routes};
+use peer::{Ports, next_report, node_config, start, swml_flow, wav};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_rtp_tap_of_what_the_caller_says_with_status_events() {
@@ -27,11 +26,8 @@ async fn an_rtp_tap_of_what_the_caller_says_with_status_events() {
     let mut status = python::PythonPeer::start("status_server.py", &["200"]).await;
     let dir = std::env::temp_dir().join(format!("earshot-tap-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a directory");
-    let doc_path = dir.join("tap.yaml");
-    std::fs::write(
-        &doc_path,
-        format!(
-            "version: 1.0.0
+    let document = format!(
+        "version: 1.0.0
 sections:
   main:
     - answer
@@ -44,14 +40,10 @@ sections:
     - play:
         url: silence:30
 ",
-            status.port
-        ),
-    )
-    .expect("the document");
+        status.port
+    );
     let mut config = node_config(ports.rtp(20));
-    config.flow = CallFlow::Swml(std::sync::Arc::new(
-        load_routes(Some(&doc_path), &[]).expect("a valid document"),
-    ));
+    config.flow = swml_flow(&dir, &document);
     let node = start(config).await;
     let mut reports = node.reports();
     let capture = Capture::start("tap-rtp", &format!("dst port {tap_port}")).await;
@@ -113,12 +105,9 @@ async fn a_websocket_tap_with_announce_variables_and_stop_tap() {
     let mut web = python::PythonPeer::start("status_server.py", &["200"]).await;
     let dir = std::env::temp_dir().join(format!("earshot-tap-ws-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a directory");
-    let doc_path = dir.join("tap.yaml");
     let web_url = format!("http://127.0.0.1:{}", web.port);
-    std::fs::write(
-        &doc_path,
-        format!(
-            "version: 1.0.0
+    let document = format!(
+        "version: 1.0.0
 sections:
   main:
     - answer
@@ -152,14 +141,10 @@ sections:
           result: \"%{{stop_tap_result}}\"
     - hangup
 ",
-            ws.port
-        ),
-    )
-    .expect("the document");
+        ws.port
+    );
     let mut config = node_config(ports.rtp(20));
-    config.flow = CallFlow::Swml(std::sync::Arc::new(
-        load_routes(Some(&doc_path), &[]).expect("a valid document"),
-    ));
+    config.flow = swml_flow(&dir, &document);
     let node = start(config).await;
     let mut reports = node.reports();
     let target = node.sip_udp_addr().to_string();
@@ -243,20 +228,6 @@ sections:
     assert_eq!(finished["params"]["stats"]["bytes_sent"], binary * 240);
 }
 
-/// A WAV file: 8 kHz mono 16-bit PCM, `secs` of a sine at `hz`.
-fn wav(hz: f64, secs: f64) -> Vec<u8> {
-    let data: Vec<u8> = (0..(secs * 8000.0) as usize)
-        .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin()) as i16)
-        .flat_map(i16::to_le_bytes)
-        .collect();
-    let mut w = b"RIFF".to_vec();
-    w.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt \x10\0\0\0\x01\0\x01\0\x40\x1f\0\0\x80\x3e\0\0\x02\0\x10\0data");
-    w.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    w.extend_from_slice(&data);
-    w
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stereo_tap_carries_both_parties_while_a_stalled_receiver_costs_nothing() {
     let ports = Ports::block(18);
@@ -267,12 +238,9 @@ async fn a_stereo_tap_carries_both_parties_while_a_stalled_receiver_costs_nothin
     let dir = std::env::temp_dir().join(format!("earshot-tap-stereo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a directory");
     std::fs::write(dir.join("greeting.wav"), wav(600.0, 1.0)).expect("the greeting");
-    let doc_path = dir.join("tap.yaml");
     let events = format!("http://127.0.0.1:{}/events", status.port);
-    std::fs::write(
-        &doc_path,
-        format!(
-            "version: 1.0.0
+    let document = format!(
+        "version: 1.0.0
 sections:
   main:
     - answer
@@ -292,15 +260,11 @@ sections:
     - play:
         url: silence:30
 ",
-            stalled.port
-        ),
-    )
-    .expect("the document");
+        stalled.port
+    );
     let mut config = node_config(ports.rtp(20));
     config.media_dir = dir.clone();
-    config.flow = CallFlow::Swml(std::sync::Arc::new(
-        load_routes(Some(&doc_path), &[]).expect("a valid document"),
-    ));
+    config.flow = swml_flow(&dir, &document);
     let node = start(config).await;
     let mut reports = node.reports();
     let capture = Capture::start("tap-stereo", &format!("dst port {tap_port}")).await;

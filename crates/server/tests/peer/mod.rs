@@ -105,3 +105,27 @@ pub(crate) fn scenario(name: &str) -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+/// A WAV file: 8 kHz mono 16-bit PCM, `secs` of a sine at `hz` (amplitude 8000).
+pub(crate) fn wav(hz: f64, secs: f64) -> Vec<u8> {
+    let data: Vec<u8> = (0..(secs * 8000.0) as usize)
+        .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin()) as i16)
+        .flat_map(i16::to_le_bytes)
+        .collect();
+    let mut w = b"RIFF".to_vec();
+    w.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt \x10\0\0\0\x01\0\x01\0\x40\x1f\0\0\x80\x3e\0\0\x02\0\x10\0data");
+    w.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    w.extend_from_slice(&data);
+    w
+}
+
+/// Writes `document` into `dir` and returns the flow that runs it on every call, validated as
+/// `earshot serve --swml` would.
+pub(crate) fn swml_flow(dir: &std::path::Path, document: &str) -> server::CallFlow {
+    std::fs::create_dir_all(dir).expect("a directory for the document");
+    let path = dir.join("flow.yaml");
+    std::fs::write(&path, document).expect("the document");
+    let routes = server::load_routes(Some(&path), &[]).expect("a valid document");
+    server::CallFlow::Swml(std::sync::Arc::new(routes))
+}
