@@ -17,6 +17,8 @@ Usage:
     --swml-inline TEXT    the default route's document itself (JSON or YAML text)
     --route USER=FILE     run FILE on calls to USER (the Request-URI's user); repeatable
     --media-dir DIR       where play's file:// URLs are looked up  [default: .]
+    --deny-private        refuse tap and status destinations that are loopback, private,
+                          link-local or the node's own (a hosted node's policy)
     --tts-command CMD     speaks say: text: sh -c CMD with the text as $1, an 8 kHz WAV on stdout
   earshot dial URI [DIAL OPTIONS]      call URI, play a tone sequence, hang up
   earshot check FILE...                validate SWML documents (JSON or YAML); exit 1 on errors
@@ -62,6 +64,7 @@ pub(crate) struct ServeArgs {
     pub(crate) routes: Vec<(String, std::path::PathBuf)>,
     pub(crate) media_dir: Option<std::path::PathBuf>,
     pub(crate) tts_command: Option<String>,
+    pub(crate) deny_private: bool,
     pub(crate) log_level: tracing::Level,
 }
 
@@ -133,6 +136,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
     let mut routes = Vec::new();
     let mut media_dir = None;
     let mut tts_command = None;
+    let mut deny_private = false;
     let mut from = None;
     let mut duration = Duration::from_secs(5);
     let mut ring_timeout = Duration::from_secs(30);
@@ -173,6 +177,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
                     .ok_or_else(|| format!("--route: expected USER=FILE, found {v:?}"))?;
                 routes.push((user.to_string(), file.into()));
             }
+            "--deny-private" if command == "serve" => deny_private = true,
             "--tts-command" if command == "serve" => {
                 tts_command = Some(value("--tts-command", &mut it)?);
             }
@@ -210,6 +215,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             routes,
             media_dir,
             tts_command,
+            deny_private,
             log_level,
         }));
     }

@@ -132,6 +132,12 @@ async fn serve(a: ServeArgs) -> Result<(), String> {
         config.media_dir = dir.clone();
     }
     config.tts_command = a.tts_command.clone();
+    if a.deny_private {
+        config.destinations = server::sink::policy::DestinationPolicy::deny_private(vec![
+            config.rtp.ip,
+            config.sip.udp_addr.ip(),
+        ]);
+    }
     let flow = match &config.flow {
         server::CallFlow::Echo => "every call is answered and hears itself".to_string(),
         server::CallFlow::Bridge(to) => format!("every call is connected to {to}"),

@@ -26,6 +26,9 @@ pub struct NodeConfig {
     /// text is `$1`, never part of the command), it writes an 8 kHz mono WAV file to stdout.
     /// Without one, `say:` fails with a clear error.
     pub tts_command: Option<String>,
+    /// Which tap and status-event destinations are allowed (the tap contract, section 8); the
+    /// default allows everything, as a developer's laptop wants.
+    pub destinations: crate::sink::policy::DestinationPolicy,
     /// How long an inbound call may wait for the ACK of an offerless INVITE's 200.
     pub ack_timeout: Duration,
 }
@@ -45,6 +48,7 @@ impl Default for NodeConfig {
             ring: Duration::ZERO,
             media_dir: std::path::PathBuf::from("."),
             tts_command: None,
+            destinations: crate::sink::policy::DestinationPolicy::allow_all(),
             ack_timeout: Duration::from_secs(32),
         }
     }

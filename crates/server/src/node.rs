@@ -78,7 +78,7 @@ impl Node {
             crate::http::FlowHttp::new(&tls).map_err(|reason| ServerError::Http { reason })?;
         let status = crate::sink::status::StatusPoster::new(
             crate::sink::status::StatusConfig::default(),
-            crate::sink::policy::DestinationPolicy::allow_all(),
+            config.destinations.clone(),
             &tls,
         )
         .map_err(|e| ServerError::Http {

@@ -137,7 +137,7 @@ impl Taps {
                 return failed(&control_id);
             }
         };
-        let policy = DestinationPolicy::allow_all();
+        let policy: DestinationPolicy = shared.config.destinations.clone();
         let status =
             params
                 .status_url

@@ -347,3 +347,127 @@ sections:
     );
     assert_eq!(report.stats.lost, 0);
 }
+
+/// Runs `document` on one silent SIPp call to a node with `destinations`, and returns what the
+/// document reported to the web peer's `/vars` and the status events it got, by state.
+async fn failing_taps(
+    ports: Ports,
+    name: &str,
+    destinations: server::sink::policy::DestinationPolicy,
+    document: impl Fn(&str) -> String,
+) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let mut web = python::PythonPeer::start("status_server.py", &["200"]).await;
+    let web_url = format!("http://127.0.0.1:{}", web.port);
+    let dir = std::env::temp_dir().join(format!("earshot-{name}-{}", std::process::id()));
+    let mut config = node_config(ports.rtp(20));
+    config.destinations = destinations;
+    config.flow = swml_flow(&dir, &document(&web_url));
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let target = node.sip_udp_addr().to_string();
+    let xml = peer::scenario("uac_silent.xml");
+    Sipp::spawn(&SippRun {
+        name,
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(20),
+        args: &["-sf", &xml, "-s", "t", &target],
+    })
+    .expect_success()
+    .await;
+    let report = next_report(&mut reports).await;
+    assert_eq!(
+        report.ended, "hung up by the script",
+        "the call is untouched: {report:?}"
+    );
+    let (mut vars, mut events) = (serde_json::Value::Null, Vec::new());
+    let expected_events = if document("").contains("status_url") {
+        1
+    } else {
+        0
+    };
+    while vars.is_null() || events.len() < expected_events {
+        let line = web.next(Duration::from_secs(10)).await;
+        let body: serde_json::Value =
+            serde_json::from_str(line["body"].as_str().expect("a body")).expect("JSON");
+        match line["path"].as_str() {
+            Some("/vars") => vars = body,
+            _ => events.push(body),
+        }
+    }
+    (vars, events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denied_and_refused_destinations_fail_the_tap_not_the_call() {
+    // A hosted node's policy: loopback is refused, before any packet or handshake.
+    let (vars, _) = failing_taps(
+        Ports::block(19),
+        "tap-denied",
+        server::sink::policy::DestinationPolicy::deny_private(Vec::new()),
+        |web| {
+            format!(
+                "version: 1.0.0
+sections:
+  main:
+    - answer
+    - tap:
+        uri: rtp://127.0.0.1:4000
+    - set:
+        rtp_result: \"%{{tap_result}}\"
+    - tap:
+        uri: ws://127.0.0.2:9/denied
+    - request:
+        url: {web}/vars
+        method: POST
+        body:
+          rtp: \"%{{rtp_result}}\"
+          ws: \"%{{tap_result}}\"
+    - hangup
+"
+            )
+        },
+    )
+    .await;
+    assert_eq!(vars["rtp"], "failed", "{vars}");
+    assert_eq!(vars["ws"], "failed", "{vars}");
+
+    // A WebSocket receiver that refuses the connection: `connect_failed`, and only `finished`.
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = refused.local_addr().expect("its address").port();
+    drop(refused);
+    let (vars, events) = failing_taps(
+        Ports::block(19),
+        "tap-refused",
+        server::sink::policy::DestinationPolicy::allow_all(),
+        |web| {
+            format!(
+                "version: 1.0.0
+sections:
+  main:
+    - answer
+    - tap:
+        uri: ws://127.0.0.1:{port}/refused
+        control_id: r1
+        status_url: {web}/events
+    - request:
+        url: {web}/vars
+        method: POST
+        body:
+          ws: \"%{{tap_result}}\"
+    - hangup
+"
+            )
+        },
+    )
+    .await;
+    assert_eq!(vars["ws"], "failed", "{vars}");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        events[0]["params"]["state"], "finished",
+        "a tap never ready sends only finished"
+    );
+    assert_eq!(events[0]["params"]["reason"], "connect_failed");
+    assert_eq!(events[0]["params"]["control_id"], "r1");
+}
