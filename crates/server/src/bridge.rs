@@ -15,7 +15,9 @@ use sip::{
     DialFailure, DialRequest, InboundCall, InboundEvent, OutboundCall, OutboundEvent, Rejection,
 };
 
-use crate::call::{CallReport, describe, leg_rng, reject, session_id};
+use crate::call::{
+    CallReport, answer_reinvite_offer, describe, leg_rng, reject, sdp_rejection, session_id,
+};
 use crate::node::Shared;
 
 /// How long the far end may ring in the bridge flow.
@@ -163,11 +165,7 @@ pub(crate) async fn run(
 ) -> String {
     let a_answer = match a_sdp.answer_offer(a_offer) {
         Ok(answer) => answer,
-        Err(error) => {
-            let mut rejection = Rejection::new(if error.is_not_acceptable() { 488 } else { 400 });
-            rejection.reason = Some(error.to_string());
-            return reject(&a_call, report, rejection).await;
-        }
+        Err(error) => return reject(&a_call, report, sdp_rejection(&error)).await,
     };
     if let Err(error) = a_call.ringing() {
         return format!("ringing failed: {error}");
@@ -292,17 +290,7 @@ pub(crate) async fn relay(
                     return RelayEnd::Caller(describe(&reason));
                 }
                 Some(InboundEvent::ReInvite(reinvite)) => {
-                    match reinvite.sdp.as_deref().map(|o| a_sdp.answer_offer(o)) {
-                        Some(Ok(answer)) => {
-                            a.core_mut().handle_media(Leg::now(), &answer.media);
-                            report.reinvites += 1;
-                            report.media = Some(answer.media);
-                            let _ = reinvite.accept(Bytes::from(answer.sdp)).await;
-                        }
-                        _ => {
-                            let _ = reinvite.reject(488).await;
-                        }
-                    }
+                    answer_reinvite_offer(reinvite, a_sdp, Some(&mut *a), report).await;
                 }
                 Some(_) => {}
             },

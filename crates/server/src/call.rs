@@ -185,10 +185,7 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
             }
             Err(error) => {
                 tracing::info!(%call_id, %error, "unusable SDP offer");
-                let code = if error.is_not_acceptable() { 488 } else { 400 };
-                let mut rejection = Rejection::new(code);
-                rejection.reason = Some(error.to_string());
-                return reject(&call, report, rejection).await;
+                return reject(&call, report, sdp_rejection(&error)).await;
             }
         },
         None => {
@@ -277,6 +274,37 @@ pub(crate) async fn await_answer_in_ack(
             InboundEvent::ReInvite(reinvite) => {
                 let _ = reinvite.reject(491).await;
             }
+        }
+    }
+}
+
+/// How an unusable SDP offer is refused: 488 when nothing in it can be accepted, 400 when it
+/// is malformed; the Reason says which.
+pub(crate) fn sdp_rejection(error: &sdp::SdpError) -> Rejection {
+    let mut rejection = Rejection::new(if error.is_not_acceptable() { 488 } else { 400 });
+    rejection.reason = Some(error.to_string());
+    rejection
+}
+
+/// Answers a re-INVITE that carries an offer, moving `leg` (when the call has one) to the new
+/// media; one without an offer, or with an unusable one, gets 488.
+pub(crate) async fn answer_reinvite_offer(
+    reinvite: sip::ReInvite,
+    sdp: &mut SdpSession,
+    leg: Option<&mut Leg>,
+    report: &mut CallReport,
+) {
+    match reinvite.sdp.as_deref().map(|offer| sdp.answer_offer(offer)) {
+        Some(Ok(answer)) => {
+            if let Some(leg) = leg {
+                leg.core_mut().handle_media(Leg::now(), &answer.media);
+            }
+            report.reinvites += 1;
+            report.media = Some(answer.media);
+            let _ = reinvite.accept(Bytes::from(answer.sdp)).await;
+        }
+        _ => {
+            let _ = reinvite.reject(488).await;
         }
     }
 }

@@ -27,7 +27,10 @@ use tap::Stream;
 use tokio::task::JoinHandle;
 
 use crate::bridge::{DialOutcome, RelayEnd, dial_far, relay};
-use crate::call::{CallReport, await_answer_in_ack, describe, leg_rng, reject};
+use crate::call::{
+    CallReport, answer_reinvite_offer, await_answer_in_ack, describe, leg_rng, reject,
+    sdp_rejection,
+};
 use crate::node::Shared;
 
 /// Where a routed call's document comes from.
@@ -269,19 +272,11 @@ impl Script<'_> {
                         return describe(&reason);
                     }
                     Some(InboundEvent::ReInvite(reinvite)) => {
-                        match reinvite.sdp.as_deref().map(|o| self.sdp.answer_offer(o)) {
-                            Some(Ok(answer)) => {
-                                if let Media::Up(leg) = &mut self.media {
-                                    leg.core_mut().handle_media(Leg::now(), &answer.media);
-                                }
-                                self.report.reinvites += 1;
-                                self.report.media = Some(answer.media);
-                                let _ = reinvite.accept(Bytes::from(answer.sdp)).await;
-                            }
-                            _ => {
-                                let _ = reinvite.reject(488).await;
-                            }
-                        }
+                        let leg = match &mut self.media {
+                            Media::Up(leg) => Some(&mut **leg),
+                            Media::Pending(_) => None,
+                        };
+                        answer_reinvite_offer(reinvite, &mut self.sdp, leg, self.report).await;
                     }
                     Some(InboundEvent::Acked { .. }) => {}
                 },
@@ -545,10 +540,7 @@ impl Script<'_> {
                     answer.media
                 }
                 Err(error) => {
-                    let code = if error.is_not_acceptable() { 488 } else { 400 };
-                    let mut rejection = Rejection::new(code);
-                    rejection.reason = Some(error.to_string());
-                    return Err(reject(&self.call, self.report, rejection).await);
+                    return Err(reject(&self.call, self.report, sdp_rejection(&error)).await);
                 }
             },
             None => {

@@ -97,32 +97,6 @@ impl Taps {
                 rtp_source: None,
             })
         };
-        if self.list.len() >= MAX_TAPS_PER_CALL {
-            tracing::warn!(%control_id, "limit_reached: {MAX_TAPS_PER_CALL} taps on this call");
-            if let Some(url) = params.status_url.as_deref()
-                && let Ok(status) = shared.status.channel(url)
-            {
-                let event = TapEvent {
-                    session_id: call_id.to_string(),
-                    call_id: call_id.to_string(),
-                    segment_id: call_id.to_string(),
-                    tag: None,
-                    control_id: control_id.clone(),
-                    state: TapState::Finished {
-                        reason: Reason::LimitReached,
-                        stats: SinkStats::default(),
-                    },
-                    direction: direction(params.direction),
-                    device: Device::Ws {
-                        uri: params.uri_text.clone(),
-                        codec: law(params.codec),
-                    },
-                };
-                status.post(&event);
-                tokio::spawn(status.finish());
-            }
-            return failed(&control_id);
-        }
         if self.list.iter().any(|t| t.control_id == control_id) {
             tracing::warn!(%control_id, "a tap with this control id is running");
             return failed(&control_id);
@@ -130,25 +104,14 @@ impl Taps {
         let mut config = TapConfig::new(direction(params.direction));
         config.codec = law(params.codec);
         config.stereo = params.stereo;
-        config.ptime = match Ptime::from_ms(u32::from(params.rtp_ptime_ms)) {
-            Ok(p) => p,
-            Err(error) => {
-                tracing::warn!(%error, "tap ptime");
-                return failed(&control_id);
-            }
-        };
         let policy: DestinationPolicy = shared.config.destinations.clone();
-        let status =
-            params
-                .status_url
-                .as_deref()
-                .and_then(|url| match shared.status.channel(url) {
-                    Ok(channel) => Some(channel),
-                    Err(error) => {
-                        tracing::warn!(%error, "tap status_url");
-                        None
-                    }
-                });
+        let status = params.status_url.as_deref().and_then(|url| {
+            shared
+                .status
+                .channel(url)
+                .map_err(|error| tracing::warn!(%error, "tap status_url"))
+                .ok()
+        });
         let mut event = TapEvent {
             session_id: call_id.to_string(),
             call_id: call_id.to_string(),
@@ -162,14 +125,17 @@ impl Taps {
                 codec: config.codec,
             },
         };
-        let finish_now = |event: &mut TapEvent, status: Option<StatusChannel>, reason| {
-            event.state = TapState::Finished {
-                reason,
-                stats: SinkStats::default(),
-            };
-            if let Some(status) = status {
-                status.post(event);
-                tokio::spawn(status.finish());
+        if self.list.len() >= MAX_TAPS_PER_CALL {
+            tracing::warn!(%control_id, "limit_reached: {MAX_TAPS_PER_CALL} taps on this call");
+            finish_unstarted(event, status, Reason::LimitReached);
+            return failed(&control_id);
+        }
+        config.ptime = match Ptime::from_ms(u32::from(params.rtp_ptime_ms)) {
+            Ok(p) => p,
+            Err(error) => {
+                tracing::warn!(%error, "tap ptime");
+                finish_unstarted(event, status, Reason::InvalidParams);
+                return failed(&control_id);
             }
         };
         match &params.uri {
@@ -185,7 +151,7 @@ impl Taps {
                     Ok(dest) => dest,
                     Err(error) => {
                         tracing::warn!(%error, uri = %params.uri_text, "tap destination");
-                        finish_now(&mut event, status, Reason::DestinationDenied);
+                        finish_unstarted(event, status, Reason::DestinationDenied);
                         return failed(&control_id);
                     }
                 };
@@ -197,7 +163,7 @@ impl Taps {
                     Ok(sink) => sink,
                     Err(error) => {
                         tracing::warn!(%error, "tap RTP socket");
-                        finish_now(&mut event, status, Reason::SendFailed);
+                        finish_unstarted(event, status, Reason::SendFailed);
                         return failed(&control_id);
                     }
                 };
@@ -232,7 +198,7 @@ impl Taps {
                     Ok(uri) => uri,
                     Err(error) => {
                         tracing::warn!(%error, "tap URI");
-                        finish_now(&mut event, status, Reason::InvalidParams);
+                        finish_unstarted(event, status, Reason::InvalidParams);
                         return failed(&control_id);
                     }
                 };
@@ -243,7 +209,7 @@ impl Taps {
                     Ok(h) => h,
                     Err(error) => {
                         tracing::warn!(%error, "tap headers");
-                        finish_now(&mut event, status, Reason::InvalidParams);
+                        finish_unstarted(event, status, Reason::InvalidParams);
                         return failed(&control_id);
                     }
                 };
@@ -413,6 +379,18 @@ impl Taps {
         for tap in self.list.drain(..) {
             finish(tap, reason, now);
         }
+    }
+}
+
+/// Reports a tap that never started: only `finished`, with `reason`.
+fn finish_unstarted(mut event: TapEvent, status: Option<StatusChannel>, reason: Reason) {
+    event.state = TapState::Finished {
+        reason,
+        stats: SinkStats::default(),
+    };
+    if let Some(status) = status {
+        status.post(&event);
+        tokio::spawn(status.finish());
     }
 }
 
