@@ -318,7 +318,7 @@ sections:
   main:
     - answer:
         max_duration: 1
-        codecs: [PCMU]
+        codecs: [PCMA]
     - play:
         url: silence:30
 ";
@@ -327,7 +327,8 @@ sections:
     let node = start(config).await;
     let mut reports = node.reports();
     let target = node.sip_udp_addr().to_string();
-    let xml = peer::scenario("uac_silent.xml");
+    // The caller offers PCMU first: only the document's codec list makes the answer PCMA.
+    let xml = peer::scenario("uac_silent_two_codecs.xml");
     let caller = Sipp::spawn(&SippRun {
         name: "swml-answer",
         local_port: ports.sipp(),
@@ -339,7 +340,7 @@ sections:
     caller.expect_success().await;
     let report = next_report(&mut reports).await;
     assert_eq!(report.ended, "max_duration reached", "{report:?}");
-    assert_eq!(report.media.as_ref().map(|m| m.codec), Some(Law::Ulaw));
+    assert_eq!(report.media.as_ref().map(|m| m.codec), Some(Law::Alaw));
     // Ended by the limit, long before the 30 s of silence: about 1 s of RTP went out.
     assert!(
         (40..=80).contains(&report.stats.packets_out),
