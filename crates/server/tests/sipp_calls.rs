@@ -72,8 +72,7 @@ async fn echo_call(index: u16, name: &str, transport: SignalTransport, junk: boo
         tokio::spawn(throw_junk(sip, rtp.first..=rtp.last, junk_stopped))
     });
 
-    let outcome = sipp.expect_success().await;
-    assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
+    sipp.expect_one_call().await;
     let report = next_report(&mut reports).await;
     let _ = stop_junk.send(true);
     if let Some(thrower) = thrower {
@@ -219,8 +218,7 @@ async fn dialled_sipp_uas_hears_the_tone_sequence() {
     .await
     .expect("SIPp answers");
     // SIPp's uas scenario ends with our BYE answered, then waits out its 4 s time-wait.
-    let outcome = sipp.expect_success().await;
-    assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
+    sipp.expect_one_call().await;
     let packets = rtp_packets(&capture.stop().await);
 
     assert_eq!(report.ended, "we hung up");
@@ -278,8 +276,7 @@ async fn cancel_while_ringing_ends_the_call_unanswered() {
         timeout: Duration::from_secs(20),
         args: &["-sf", &scenario("uac_cancel.xml"), "-s", "echo", &target],
     });
-    let outcome = sipp.expect_success().await;
-    assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
+    sipp.expect_one_call().await;
     let report = next_report(&mut reports).await;
     let packets = capture.stop().await;
 
@@ -316,8 +313,7 @@ async fn silent_caller_is_hung_up_by_the_node() {
         timeout: Duration::from_secs(20),
         args: &["-sf", &scenario("uac_silent.xml"), "-s", "echo", &target],
     });
-    let outcome = sipp.expect_success().await;
-    assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
+    sipp.expect_one_call().await;
     let report = next_report(&mut reports).await;
     let elapsed = started.elapsed();
     let packets = rtp_packets(&capture.stop().await);
@@ -360,8 +356,7 @@ async fn hold_and_resume_on_another_port() {
             &target,
         ],
     });
-    let outcome = sipp.expect_success().await;
-    assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
+    sipp.expect_one_call().await;
     let report = next_report(&mut reports).await;
     let packets = rtp_packets(&capture.stop().await);
 
@@ -523,14 +518,8 @@ async fn a_bridged_call_relays_both_ways_with_transcoding() {
         timeout: Duration::from_secs(30),
         args: &["-sn", "uac_pcap", "-s", "bridge", &target],
     });
-    let outcome = caller.expect_success().await;
-    assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
-    let far_outcome = far_end.expect_success().await;
-    assert_eq!(
-        far_outcome.counter("SuccessfulCall(C)"),
-        1,
-        "{far_outcome:?}"
-    );
+    caller.expect_one_call().await;
+    far_end.expect_one_call().await;
     let report = next_report(&mut reports).await;
     let packets = rtp_packets(&capture.stop().await);
 
@@ -603,8 +592,7 @@ async fn pcma_at_30_ms_is_echoed_at_30_ms_byte_for_byte() {
         },
         &[("pcma30.pcap", &pcap)],
     );
-    let outcome = sipp.expect_success().await;
-    assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
+    sipp.expect_one_call().await;
     let report = next_report(&mut reports).await;
     let packets = rtp_packets(&capture.stop().await);
 

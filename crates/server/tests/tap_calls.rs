@@ -56,7 +56,7 @@ sections:
         timeout: Duration::from_secs(30),
         args: &["-sn", "uac_pcap", "-s", "tap", &target],
     });
-    caller.expect_success().await;
+    caller.expect_one_call().await;
     let report = next_report(&mut reports).await;
     assert_eq!(report.ended, "caller hung up", "{report:?}");
     let tapping = status.next(Duration::from_secs(5)).await;
@@ -157,7 +157,7 @@ sections:
         timeout: Duration::from_secs(30),
         args: &["-sf", &xml, "-s", "tap", &target],
     });
-    caller.expect_success().await;
+    caller.expect_one_call().await;
     let report = next_report(&mut reports).await;
     assert_eq!(report.ended, "hung up by the script", "{report:?}");
     let connection = ws.next(Duration::from_secs(10)).await;
@@ -282,7 +282,7 @@ sections:
         timeout: Duration::from_secs(30),
         args: &["-sn", "uac_pcap", "-s", "tap", &target],
     });
-    caller.expect_success().await;
+    caller.expect_one_call().await;
     let report = next_report(&mut reports).await;
     assert_eq!(report.ended, "caller hung up", "{report:?}");
     assert_eq!(
@@ -374,7 +374,7 @@ async fn failing_taps(
         timeout: Duration::from_secs(20),
         args: &["-sf", &xml, "-s", "t", &target],
     })
-    .expect_success()
+    .expect_one_call()
     .await;
     let report = next_report(&mut reports).await;
     assert_eq!(

@@ -135,6 +135,13 @@ impl Sipp {
         outcome
     }
 
+    /// Waits for SIPp and asserts that it exited 0 having completed exactly one call.
+    pub(crate) async fn expect_one_call(self) -> SippOutcome {
+        let outcome = self.expect_success().await;
+        assert_eq!(outcome.counter("SuccessfulCall(C)"), 1, "{outcome:?}");
+        outcome
+    }
+
     fn dump(&self) {
         for name in ["screen.log", "errors.log"] {
             if let Ok(text) = std::fs::read_to_string(self.dir.join(name)) {
