@@ -5,9 +5,11 @@
 //! one `select!` over the leg's socket, the leg's next send deadline and the call's signalling
 //! events: no locks, no channels on the media path (see `ARCHITECTURE.md`).
 //!
-//! Until SWML call flows land, every inbound call runs the built-in flow [`CallFlow::Echo`]:
+//! An inbound call runs the node's [`CallFlow`]: the SWML document routed by the called user
+//! (`script.rs`), the bridge to a fixed URI (`bridge.rs`), or, by default, the echo flow:
 //! answer, play the caller's own audio back to it, hang up when it does (or when its media
-//! stops for the inactivity timeout). [`dial`] places an outbound call.
+//! stops for the inactivity timeout). A call's taps live in its task (`taps.rs`). [`dial`]
+//! places an outbound call.
 
 mod bridge;
 mod call;
