@@ -34,8 +34,8 @@ pub struct Window {
     pub frames: u64,
     /// RMS level per channel, dBFS (`None`: silence or nothing).
     pub level_dbfs: Vec<Option<f64>>,
-    /// The latest arrival against the grid, ms.
-    pub late_max_ms: Option<f64>,
+    /// The largest deviation from the steady grid, ms.
+    pub off_grid_max_ms: Option<f64>,
 }
 
 /// One stream's report.
@@ -69,7 +69,7 @@ pub struct StreamReport {
     pub duplicates: u64,
     /// RTP: packets that arrived after a later one.
     pub reordered: u64,
-    /// Arrival lateness against the steady grid.
+    /// Arrival deviation from the steady grid.
     pub pacing: PacingStats,
     /// The whole stream's RMS level per channel, dBFS.
     pub level_dbfs: Vec<Option<f64>>,
@@ -126,8 +126,8 @@ impl StreamReport {
     pub fn live_line(&self) -> String {
         let late = self
             .window
-            .late_max_ms
-            .map_or_else(String::new, |l| format!(", late ≤{l:.1} ms"));
+            .off_grid_max_ms
+            .map_or_else(String::new, |l| format!(", off grid ≤{l:.1} ms"));
         format!(
             "{} ({}): {} frames/s, {}{late}; total {} frames, lost {}, {} violation(s)",
             self.name(),
@@ -144,7 +144,7 @@ impl StreamReport {
     pub fn summary(&self) -> String {
         let mut s = format!(
             "{} ({})\n  {} frames, {} bytes, {:.2} s of audio; lost {}, duplicates {}, reordered {}\n  \
-             pacing: lateness p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms\n  level: {}",
+             pacing: off grid p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms\n  level: {}",
             self.name(),
             self.format(),
             self.frames,
@@ -217,7 +217,7 @@ impl StreamReport {
             "window": {
                 "frames": self.window.frames,
                 "level_dbfs": self.window.level_dbfs,
-                "late_max_ms": self.window.late_max_ms,
+                "off_grid_max_ms": self.window.off_grid_max_ms,
             },
             "wav": self.wav.as_ref().map(|p| p.display().to_string()),
             "violations": self.violations,

@@ -298,12 +298,12 @@ impl RtpStream {
     /// The live report: totals, and the last second's figures (which it resets).
     pub fn poll_report(&mut self) -> StreamReport {
         let (frames, level_dbfs) = self.audio.take_window();
-        let late_max_ms = self.pacing.as_mut().and_then(Pacing::take_window_max);
+        let off_grid_max_ms = self.pacing.as_mut().and_then(Pacing::take_window_max);
         self.audio.flush();
         self.report(Window {
             frames,
             level_dbfs,
-            late_max_ms,
+            off_grid_max_ms,
         })
     }
 

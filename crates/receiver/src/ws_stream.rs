@@ -315,14 +315,14 @@ impl WsStream {
             .audio
             .as_mut()
             .map_or((0, Vec::new()), Audio::take_window);
-        let late_max_ms = self.pacing.as_mut().and_then(Pacing::take_window_max);
+        let off_grid_max_ms = self.pacing.as_mut().and_then(Pacing::take_window_max);
         if let Some(a) = &mut self.audio {
             a.flush();
         }
         self.report(Window {
             frames,
             level_dbfs,
-            late_max_ms,
+            off_grid_max_ms,
         })
     }
 
