@@ -404,8 +404,17 @@ fn report(got: &Collected, out: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     let caller = server::TONE_SEQUENCE_HZ;
     println!("\nearshot demo: what was tapped");
+    let hz = |tones: &[f64]| {
+        tones
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     println!(
-        "  one call; the caller sent {caller:?} Hz, the node played a greeting of {GREETING_HZ:?} Hz"
+        "  one call; the caller sent {} Hz, the node played a greeting of {} Hz",
+        hz(&caller),
+        hz(&GREETING_HZ)
     );
     println!("  output: {}", out.display());
     let finished_stats = |control_id: &str| {

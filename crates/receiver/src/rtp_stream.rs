@@ -27,6 +27,8 @@ use crate::{Expect, Pacing, valid_ptime};
 const RECENT: usize = 1024;
 /// A sequence jump beyond this many packets does not fill the WAV file with silence.
 const MAX_GAP: i64 = 3000;
+/// Nor does one that puts the stream this many packets ahead of the time it has run.
+const MAX_AHEAD: i64 = 500;
 
 /// The stream's frame format, once settled.
 #[derive(Debug, Clone, Copy)]
@@ -230,7 +232,12 @@ impl RtpStream {
         if index < self.highest {
             self.reordered += 1;
         }
-        if index - self.highest > MAX_GAP {
+        // The file's timeline may not run ahead of the clock: a sender that skips numbers
+        // faster than time passes cannot fill the disk with silence.
+        let elapsed_ms = now.saturating_duration_since(self.first_at).as_millis() as i64;
+        let ptime_ms = i64::from(self.format.map_or(10, |f| (f.step / 8).max(1)));
+        let ahead = index - self.wav_shift - elapsed_ms / ptime_ms;
+        if index - self.highest > MAX_GAP || ahead > MAX_AHEAD {
             self.violations.push(Violation::SequenceJump {
                 skipped: index - self.highest - 1,
             });
@@ -480,6 +487,36 @@ mod tests {
             r.violations,
             vec!["frames of 200 samples (25 ms): not 10 to 120 ms in steps of 10"]
         );
+    }
+
+    #[test]
+    fn a_sequence_running_ahead_of_the_clock_is_a_jump_not_a_file_of_silence() {
+        let dir = std::env::temp_dir().join(format!("earshot-rtp-jump-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a directory");
+        let path = dir.join("jump.wav");
+        let payload = [0xFF; 160];
+        let t0 = Instant::now();
+        let src = SocketAddr::from(([127, 0, 0, 1], 4000));
+        let first = packet(0, 160, &payload, true, PayloadType::PCMU);
+        let p = Packet::parse(&first).expect("RTP");
+        let mut s = RtpStream::new(1, src, Expect::default(), t0, &p, true, Some(&path));
+        // 600 packets ahead after 40 ms, then 2000 more after 60 ms.
+        for (n, ms) in [(1u16, 20u64), (601, 40), (2601, 60)] {
+            let bytes = packet(n, 160, &payload, false, PayloadType::PCMU);
+            let p = Packet::parse(&bytes).expect("RTP");
+            s.handle_packet(t0 + Duration::from_millis(ms), &p, true);
+        }
+        let r = s.finish();
+        assert_eq!(r.violation_count, 2, "{:?}", r.violations);
+        assert!(
+            r.violations[0].contains("jumped 599 packets ahead"),
+            "{:?}",
+            r.violations
+        );
+        // The file holds four packets' worth, not 2602.
+        let audio = crate::wav::read(&path).expect("the file");
+        assert_eq!(audio.samples.len(), 4 * 160);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
