@@ -544,3 +544,46 @@ fn report(got: &Collected, out: &Path) -> Vec<String> {
     }
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_parse_and_mistakes_say_what_is_wrong() {
+        let parse = |s: &str| DemoArgs::parse(s.split_whitespace().map(String::from));
+        let a = parse("--seconds 3 --out /tmp/d").expect("valid");
+        assert_eq!(a.seconds, Duration::from_secs(3));
+        assert_eq!(a.out, Some(PathBuf::from("/tmp/d")));
+        assert_eq!(parse("").expect("valid").seconds, Duration::from_secs(6));
+        assert_eq!(
+            parse("--seconds 1").err(),
+            Some("--seconds: expected 2 to 600, found \"1\"".into())
+        );
+        assert_eq!(
+            parse("--loud").err(),
+            Some("unknown argument \"--loud\" for demo".into())
+        );
+    }
+
+    #[test]
+    fn the_document_validates_and_the_greeting_is_what_the_node_plays() {
+        let doc = DOCUMENT
+            .replace("{rtp}", "4000")
+            .replace("{ws}", "4001")
+            .replace("{status}", "4002");
+        assert!(swml::check(&doc).is_ok(), "{doc}");
+        let wav = greeting_wav();
+        let audio = server::wav::decode(&wav, g711::Law::Ulaw).expect("the node plays it");
+        assert_eq!(audio.samples().len(), 3 * 2400);
+        let pcm: Vec<i16> = audio
+            .samples()
+            .iter()
+            .map(|&c| g711::Law::Ulaw.decode(c))
+            .collect();
+        for (note, hz) in GREETING_HZ.iter().enumerate() {
+            let block = &pcm[note * 2400..note * 2400 + 800];
+            assert!(receiver::tone_share(block, *hz, 8000.0) > 0.9, "{hz} Hz");
+        }
+    }
+}

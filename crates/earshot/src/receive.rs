@@ -221,3 +221,28 @@ async fn status(a: &ReceiveArgs, uri: &ListenUri) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<ReceiveArgs, String> {
+        ReceiveArgs::parse(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn options_parse_and_mistakes_say_what_is_wrong() {
+        let a = parse("ws://127.0.0.1:0 --json --once --out /tmp/x --duration 2.5 --idle 1")
+            .expect("valid");
+        assert!(a.json && a.once && !a.no_wav);
+        assert_eq!(a.out, PathBuf::from("/tmp/x"));
+        assert_eq!(a.duration, Some(Duration::from_millis(2500)));
+        assert_eq!(a.idle, Duration::from_secs(1));
+        let err = |s: &str| parse(s).err().expect("an error");
+        assert!(err("").starts_with("receive needs a URI"));
+        assert!(err("rtp://1.2.3.4:5 --idle 0").contains("positive number of seconds"));
+        assert!(err("rtp://1.2.3.4:5 --bogus").contains("unknown argument \"--bogus\""));
+        assert!(err("rtp://1.2.3.4").contains("HOST:PORT"));
+        assert!(err("rtp://1.2.3.4:5 rtp://1.2.3.4:6").contains("unknown argument"));
+    }
+}
