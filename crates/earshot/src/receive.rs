@@ -67,30 +67,38 @@ impl ReceiveArgs {
     }
 }
 
-/// Resolves when ctrl-c (or SIGTERM) arrives, or after `duration`.
-async fn ended(duration: Option<Duration>) {
-    let deadline = async {
-        match duration {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
-        }
-    };
+/// A future that resolves when ctrl-c (or SIGTERM) arrives, or after `duration`. The signal
+/// handlers are installed here, before anything is printed, so a signal sent as soon as the
+/// receiver says where it listens is never missed.
+fn ended(duration: Option<Duration>) -> Result<impl Future<Output = ()>, String> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
+    let (mut int, mut term) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = |kind| signal(kind).map_err(|e| format!("cannot handle signals: {e}"));
+        (
+            install(SignalKind::interrupt())?,
+            install(SignalKind::terminate())?,
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-        () = deadline => {}
-    }
+    Ok(async move {
+        let deadline = async {
+            match duration {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(unix)]
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+            () = deadline => {}
+        }
+        #[cfg(not(unix))]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = deadline => {}
+        }
+    })
 }
 
 pub(crate) async fn run(a: ReceiveArgs) -> Result<(), String> {
@@ -103,6 +111,7 @@ pub(crate) async fn run(a: ReceiveArgs) -> Result<(), String> {
         rtp_idle: a.idle,
         ..ReceiverConfig::default()
     };
+    let stop = ended(a.duration)?;
     let mut rx = Receiver::bind(&uri, config)
         .await
         .map_err(|e| e.to_string())?;
@@ -111,7 +120,6 @@ pub(crate) async fn run(a: ReceiveArgs) -> Result<(), String> {
         uri.transport.scheme(),
         rx.local_addr()
     );
-    let stop = ended(a.duration);
     tokio::pin!(stop);
     let (mut streams, mut broken, mut stopping) = (0usize, 0usize, false);
     loop {
@@ -193,6 +201,7 @@ fn status_line(e: &StatusEvent, json: bool) -> String {
 
 /// `earshot receive http://…`: prints each status event as it arrives.
 async fn status(a: &ReceiveArgs, uri: &ListenUri) -> Result<(), String> {
+    let stop = ended(a.duration)?;
     let mut rx = StatusReceiver::bind(uri.addr)
         .await
         .map_err(|e| e.to_string())?;
@@ -200,7 +209,6 @@ async fn status(a: &ReceiveArgs, uri: &ListenUri) -> Result<(), String> {
         "earshot receive: taking status events on http://{} (ctrl-c to stop)",
         rx.local_addr()
     );
-    let stop = ended(a.duration);
     tokio::pin!(stop);
     let mut seen = 0usize;
     loop {

@@ -26,6 +26,8 @@ struct Receive {
     addr: SocketAddr,
     stdout: JoinHandle<String>,
     stderr: JoinHandle<String>,
+    /// Its stderr lines as they come.
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
 impl Receive {
@@ -52,11 +54,13 @@ impl Receive {
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("an address in {first:?}"));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let stderr = tokio::spawn(async move {
             let mut all = first + "\n";
             while let Ok(Some(line)) = lines.next_line().await {
                 all += &line;
                 all.push('\n');
+                let _ = tx.send(line);
             }
             all
         });
@@ -70,7 +74,23 @@ impl Receive {
             addr,
             stdout,
             stderr,
+            lines: rx,
         }
+    }
+
+    /// Waits for a line of stderr that contains `what`.
+    async fn wait_for(&mut self, what: &str) {
+        let found = async {
+            while let Some(line) = self.lines.recv().await {
+                if line.contains(what) {
+                    return;
+                }
+            }
+            panic!("earshot receive ended without printing {what:?}");
+        };
+        tokio::time::timeout(DEADLINE, found)
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what:?}"));
     }
 
     /// Waits for it to exit; its status, stdout and stderr.
@@ -368,4 +388,55 @@ async fn a_stream_that_breaks_the_contract_fails_with_the_breaks_listed() {
         String::from_utf8_lossy(&bad.stderr).contains("unknown scheme \"udp\""),
         "{bad:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_ends_the_receiver_with_every_summary() {
+    let out = std::env::temp_dir().join(format!("earshot-receive-int-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let out_arg = out.to_string_lossy().into_owned();
+    let mut rtp = Receive::spawn(&["rtp://127.0.0.1:0", "--json", "--out", &out_arg]).await;
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("a socket");
+    for n in 0u16..5 {
+        let mut packet = vec![
+            0x80,
+            if n == 0 { 0x88 } else { 0x08 },
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            2,
+            3,
+            4,
+        ];
+        packet[2..4].copy_from_slice(&(7 + n).to_be_bytes());
+        packet[4..8].copy_from_slice(&(80 * u32::from(n)).to_be_bytes());
+        packet.extend([0xD5; 80]);
+        socket.send_to(&packet, rtp.addr).await.expect("sent");
+    }
+    rtp.wait_for("+ rtp").await;
+    let pid = rtp.child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let (exit, stdout, stderr) = rtp.finish().await;
+    assert!(exit.success(), "{exit:?}\n{stdout}\n{stderr}");
+    let s = summary(&stdout);
+    assert_eq!(
+        (&s["codec"], &s["ptime"], &s["frames"]),
+        (&"PCMA".into(), &10.into(), &5.into()),
+        "{s}"
+    );
+    assert_eq!(s["violation_count"], 0, "{s}");
+    let wav = receiver::wav::read(std::path::Path::new(s["wav"].as_str().expect("a WAV path")))
+        .expect("a complete WAV file");
+    assert_eq!(wav.samples.len(), 5 * 80);
+    let _ = std::fs::remove_dir_all(&out);
 }
