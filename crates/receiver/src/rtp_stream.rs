@@ -100,7 +100,7 @@ impl RtpStream {
             unique: 0,
             duplicates: 0,
             reordered: 0,
-            recent: vec![-1; RECENT].into_boxed_slice(),
+            recent: vec![i64::MIN; RECENT].into_boxed_slice(),
             wav_shift: 0,
             pacing: None,
             audio: Audio::new(law, wav),
@@ -517,6 +517,14 @@ mod tests {
         let audio = crate::wav::read(&path).expect("the file");
         assert_eq!(audio.samples.len(), 4 * 160);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_packet_from_before_the_first_is_late_not_a_duplicate() {
+        let payload = [0xFF; 160];
+        let p = |n, slot| (slot, packet(n, 160, &payload, n == 0, PayloadType::PCMU));
+        let r = run(&[p(1, 1), p(0, 1), p(2, 2)], Expect::default());
+        assert_eq!((r.duplicates, r.reordered, r.frames), (0, 1, 3));
     }
 
     #[test]
