@@ -1,6 +1,9 @@
-//! The `earshot` command: `serve` runs the node, `dial` places a call.
+//! The `earshot` command: `serve` runs the node, `dial` places a call, `demo` shows a tap
+//! end to end, `receive` takes taps and checks them.
 
 mod args;
+mod demo;
+mod receive;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -28,6 +31,9 @@ fn main() -> ExitCode {
         Command::Check(files) => check(&files),
         Command::Serve(a) => run(a.log_level, serve(a)),
         Command::Dial(a) => run(a.log_level, dial(a)),
+        // Only problems are logged: the demo and the receiver print their own progress.
+        Command::Demo(a) => run(tracing::Level::WARN, demo::run(a)),
+        Command::Receive(a) => run(tracing::Level::WARN, receive::run(a)),
     }
 }
 

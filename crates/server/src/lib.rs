@@ -25,7 +25,7 @@ pub mod wav;
 
 pub use call::{CallFlow, CallReport};
 pub use config::NodeConfig;
-pub use dial::{DialOptions, DialReport, dial};
+pub use dial::{DialOptions, DialReport, TONE_SEQUENCE_HZ, dial, tone_sequence};
 pub use error::ServerError;
 pub use node::Node;
 pub use script::{Route, Routes, load_routes};
