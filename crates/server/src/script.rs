@@ -8,9 +8,10 @@
 //! `silence:`, `ring:`, `file://` WAV under the media directory and `http(s)://` WAV, `sleep`,
 //! every control flow method (the interpreter's own), `request`, `execute`/`transfer` to a
 //! document fetched over HTTP, and `connect` (the caller is answered first, then bridged; the
-//! script goes on when the far end hangs up). HTTP runs in a task of its own while this task
-//! keeps the call's media paced. Not yet: `say:` and `tap`/`stop_tap`: each fails cleanly
-//! (its result variable is `failed`, the script goes on) and is logged.
+//! script goes on when the far end hangs up), `say:` through the node's TTS command, and
+//! `tap`/`stop_tap` (`taps.rs`). HTTP runs in a task of its own while this task keeps the
+//! call's media paced; what a document fetches follows the node's destination policy
+//! (`http.rs`).
 
 use std::collections::BTreeMap;
 use std::net::UdpSocket;
@@ -90,7 +91,7 @@ pub(crate) async fn resolve(
         Route::Document(document) => Ok(document.clone()),
         Route::Url(url) => {
             let body = serde_json::json!({ "call": call, "vars": {}, "params": {} });
-            let text = shared.http.fetch_document(url, &body).await?;
+            let text = shared.http.fetch_route_document(url, &body).await?;
             swml::check(&text).map_err(|errors| {
                 let first = errors.first().map(ToString::to_string).unwrap_or_default();
                 format!(
@@ -495,7 +496,7 @@ impl Script<'_> {
                 interpreter.handle_request_done(Some(answer.status), &body);
             }
             Done::Request(Err(error)) => {
-                tracing::info!(%error, "request failed");
+                tracing::warn!(%error, "request failed");
                 interpreter.handle_request_done(None, "");
             }
             Done::Document(result) => {

@@ -9,8 +9,10 @@
 //! event is delivered by a task of its own, so the call's end does not wait on receivers.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use g711::Law;
 use rand::RngCore;
@@ -27,8 +29,77 @@ use crate::sink::ws::{
 };
 use crate::sink::{Reason, SinkStats};
 
-/// Taps one call may run at once (the tap contract, section 8).
-const MAX_TAPS_PER_CALL: usize = 8;
+/// The node's rules for taps (the tap contract, sections 2, 5, 8 and 9): limits, the send
+/// queue bound, the connect timeout, the alignment windows and what status events say of the
+/// node. Configuration of the node, never of a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapRules {
+    /// Taps one call may run at once; one more fails with `limit_reached` (default 8).
+    pub per_call: usize,
+    /// Taps the whole node may run at once, across its calls; `None` (the default) sets no
+    /// limit beyond the per-call one.
+    pub per_node: Option<usize>,
+    /// The bound of each tap's send queue, in ms of audio (default 1000): when a receiver falls
+    /// this far behind, the oldest queued frame is dropped and counted.
+    pub queue_ms: u32,
+    /// How long a `tap` may wait for its sink to be ready (`tap.connect_timeout`, default 5 s).
+    pub connect_timeout: Duration,
+    /// How late incoming audio of `speak` and `listen` taps may be and still be placed, in ms.
+    pub window_ms: u32,
+    /// The same for `both` taps, which align two directions (default 40 ms).
+    pub window_both_ms: u32,
+    /// `project_id` of every status event.
+    pub project_id: String,
+    /// `space_id` of every status event.
+    pub space_id: String,
+    /// `params.node_id` of every status event.
+    pub node_id: String,
+    /// The key of the `X-Earshot-Signature` HMAC-SHA256 of status events; none, no header.
+    pub signing_key: Option<Vec<u8>>,
+    /// A PEM file of CA certificates trusted besides the built-in web roots, for `wss://` taps
+    /// and every HTTPS request of the node (status events, documents, `request`, `play`).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for TapRules {
+    fn default() -> Self {
+        TapRules {
+            per_call: 8,
+            per_node: None,
+            queue_ms: 1000,
+            connect_timeout: Duration::from_secs(5),
+            window_ms: tap::DEFAULT_WINDOW_MS,
+            window_both_ms: tap::DEFAULT_WINDOW_BOTH_MS,
+            project_id: String::new(),
+            space_id: String::new(),
+            node_id: "earshot".into(),
+            signing_key: None,
+            ca_file: None,
+        }
+    }
+}
+
+/// A running tap's place in the node's count; given back when the tap stops.
+struct NodeSlot(Arc<AtomicUsize>);
+
+impl NodeSlot {
+    /// Takes a place if fewer than `limit` taps run on the node.
+    fn take(count: &Arc<AtomicUsize>, limit: Option<usize>) -> Option<NodeSlot> {
+        let limit = limit.unwrap_or(usize::MAX);
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| NodeSlot(Arc::clone(count)))
+    }
+}
+
+impl Drop for NodeSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 enum Sink {
     Rtp(RtpSink),
@@ -44,6 +115,12 @@ struct ActiveTap {
     status: Option<StatusChannel>,
     event: TapEvent,
     next_due: Option<Instant>,
+    /// `max_duration`: when the tap finishes by itself, counted from its start.
+    max_duration: Option<Duration>,
+    /// When `max_duration` is up, once the tap has started.
+    ends_at: Option<Instant>,
+    /// Given back as soon as the tap stops.
+    slot: Option<NodeSlot>,
 }
 
 /// The running taps of a call.
@@ -125,11 +202,21 @@ impl Taps {
                 codec: config.codec,
             },
         };
-        if self.list.len() >= MAX_TAPS_PER_CALL {
-            tracing::warn!(%control_id, "limit_reached: {MAX_TAPS_PER_CALL} taps on this call");
+        let rules = &shared.config.taps;
+        if self.list.len() >= rules.per_call {
+            tracing::warn!(%control_id, "limit_reached: {} taps on this call", rules.per_call);
             finish_unstarted(event, status, Reason::LimitReached);
             return failed(&control_id);
         }
+        let Some(slot) = NodeSlot::take(&shared.taps_running, rules.per_node) else {
+            tracing::warn!(%control_id, limit = ?rules.per_node, "limit_reached: taps on this node");
+            finish_unstarted(event, status, Reason::LimitReached);
+            return failed(&control_id);
+        };
+        config.window_ms = match config.direction {
+            Direction::Both => rules.window_both_ms,
+            _ => rules.window_ms,
+        };
         config.ptime = match Ptime::from_ms(u32::from(params.rtp_ptime_ms)) {
             Ok(p) => p,
             Err(error) => {
@@ -186,6 +273,9 @@ impl Taps {
                     status,
                     event,
                     next_due: Some(now),
+                    max_duration: params.max_duration,
+                    ends_at: params.max_duration.map(|d| now + d),
+                    slot: Some(slot),
                 });
                 Some(TapStarted {
                     succeeded: true,
@@ -231,12 +321,12 @@ impl Taps {
                         max_gap: std::time::Duration::from_millis(u64::from(r.max_gap_ms)),
                     }),
                 };
-                let sink = WsSink::start(
-                    target,
-                    policy,
-                    Arc::clone(&shared.tls),
-                    WsSinkConfig::default(),
-                );
+                let sink_config = WsSinkConfig {
+                    connect_timeout: rules.connect_timeout,
+                    queue_frames: Some(queue_frames(rules.queue_ms, config.ptime)),
+                    ..WsSinkConfig::default()
+                };
+                let sink = WsSink::start(target, policy, Arc::clone(&shared.tls), sink_config);
                 self.list.push(ActiveTap {
                     control_id,
                     config,
@@ -245,6 +335,9 @@ impl Taps {
                     status,
                     event,
                     next_due: None,
+                    max_duration: params.max_duration,
+                    ends_at: None,
+                    slot: Some(slot),
                 });
                 None
             }
@@ -271,6 +364,7 @@ impl Taps {
                 Some(WsEvent::Open) if tap.core.is_none() => {
                     tap.core = Tap::new(tap.config, now, RtpStart::random(&mut rand::rng())).ok();
                     tap.next_due = Some(now);
+                    tap.ends_at = tap.max_duration.map(|d| now + d);
                     if let Some(status) = &tap.status {
                         status.post(&tap.event);
                     }
@@ -281,7 +375,8 @@ impl Taps {
                     });
                 }
                 Some(WsEvent::Ended(end)) => {
-                    let tap = self.list.remove(i);
+                    let mut tap = self.list.remove(i);
+                    tap.slot = None;
                     let stats = match &tap.sink {
                         Sink::Ws(ws) => ws.stats(),
                         Sink::Rtp(r) => r.stats(),
@@ -326,11 +421,19 @@ impl Taps {
         }
     }
 
-    /// Runs every tap up to `now` and sends what is due.
+    /// Runs every tap up to `now` and sends what is due; finishes the taps whose
+    /// `max_duration` is up.
     pub(crate) fn drive(&mut self, now: Instant) {
         let mut failed = Vec::new();
         for (i, tap) in self.list.iter_mut().enumerate() {
             let Some(core) = &mut tap.core else { continue };
+            if let Some(end) = tap.ends_at.filter(|&end| now >= end) {
+                // The grid stops at the limit: the tap carries max_duration of audio, not
+                // whatever the task's wake-up added to it.
+                core.handle_input(Input::Timeout(end));
+                failed.push((i, Reason::MaxDuration, end));
+                continue;
+            }
             core.handle_input(Input::Timeout(now));
             tap.next_due = None;
             loop {
@@ -339,7 +442,7 @@ impl Taps {
                         Sink::Rtp(sink) => {
                             if let Err(error) = sink.send(&frame) {
                                 tracing::warn!(%error, control_id = %tap.control_id, "tap send failed");
-                                failed.push(i);
+                                failed.push((i, Reason::SendFailed, now));
                                 break;
                             }
                         }
@@ -353,15 +456,19 @@ impl Taps {
                 }
             }
         }
-        for i in failed.into_iter().rev() {
+        for (i, reason, at) in failed.into_iter().rev() {
             let tap = self.list.remove(i);
-            finish(tap, Reason::SendFailed, now);
+            finish(tap, reason, at);
         }
     }
 
     /// When [`Taps::drive`] should run next.
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.list.iter().filter_map(|t| t.next_due).min()
+        self.list
+            .iter()
+            .flat_map(|t| [t.next_due, t.ends_at])
+            .flatten()
+            .min()
     }
 
     /// Stops the tap `control_id`; false if there is none.
@@ -394,8 +501,14 @@ fn finish_unstarted(mut event: TapEvent, status: Option<StatusChannel>, reason: 
     }
 }
 
+/// The send queue's length for `queue_ms` of audio in frames of `ptime` (at least one).
+fn queue_frames(queue_ms: u32, ptime: Ptime) -> usize {
+    (queue_ms / ptime.ms()).max(1) as usize
+}
+
 /// Ends a tap: flushes its core into its sink, then delivers `finished` from a task of its own.
 fn finish(mut tap: ActiveTap, reason: Reason, now: Instant) {
+    tap.slot = None;
     if let Some(core) = &mut tap.core {
         core.handle_input(Input::Stop(now));
         while let Output::Transmit(frame) = core.poll_output() {

@@ -304,9 +304,16 @@ pub struct StatusPoster {
     inner: Arc<Inner>,
 }
 
-/// Resolves names, then judges every address by the policy.
+/// Resolves names, then judges every address by the policy (also used by the call flows'
+/// HTTP client).
 #[derive(Debug)]
-struct PolicyResolver(DestinationPolicy);
+pub(crate) struct PolicyResolver(DestinationPolicy);
+
+impl PolicyResolver {
+    pub(crate) fn new(policy: DestinationPolicy) -> PolicyResolver {
+        PolicyResolver(policy)
+    }
+}
 
 impl Resolve for PolicyResolver {
     fn resolve(&self, name: Name) -> Resolving {
