@@ -115,10 +115,9 @@ struct ActiveTap {
     status: Option<StatusChannel>,
     event: TapEvent,
     next_due: Option<Instant>,
-    /// `max_duration`: when the tap finishes by itself, counted from its start.
-    max_duration: Option<Duration>,
-    /// When `max_duration` is up, once the tap has started.
-    ends_at: Option<Instant>,
+    /// `max_duration` as frames still to send: the tap carries exactly that much audio, then
+    /// finishes by itself.
+    frames_left: Option<u64>,
     /// Given back as soon as the tap stops.
     slot: Option<NodeSlot>,
 }
@@ -273,8 +272,7 @@ impl Taps {
                     status,
                     event,
                     next_due: Some(now),
-                    max_duration: params.max_duration,
-                    ends_at: params.max_duration.map(|d| now + d),
+                    frames_left: params.max_duration.map(|d| max_frames(d, config.ptime)),
                     slot: Some(slot),
                 });
                 Some(TapStarted {
@@ -335,8 +333,7 @@ impl Taps {
                     status,
                     event,
                     next_due: None,
-                    max_duration: params.max_duration,
-                    ends_at: None,
+                    frames_left: params.max_duration.map(|d| max_frames(d, config.ptime)),
                     slot: Some(slot),
                 });
                 None
@@ -364,7 +361,6 @@ impl Taps {
                 Some(WsEvent::Open) if tap.core.is_none() => {
                     tap.core = Tap::new(tap.config, now, RtpStart::random(&mut rand::rng())).ok();
                     tap.next_due = Some(now);
-                    tap.ends_at = tap.max_duration.map(|d| now + d);
                     if let Some(status) = &tap.status {
                         status.post(&tap.event);
                     }
@@ -427,27 +423,29 @@ impl Taps {
         let mut failed = Vec::new();
         for (i, tap) in self.list.iter_mut().enumerate() {
             let Some(core) = &mut tap.core else { continue };
-            if let Some(end) = tap.ends_at.filter(|&end| now >= end) {
-                // The grid stops at the limit: the tap carries max_duration of audio, not
-                // whatever the task's wake-up added to it.
-                core.handle_input(Input::Timeout(end));
-                failed.push((i, Reason::MaxDuration, end));
-                continue;
-            }
             core.handle_input(Input::Timeout(now));
             tap.next_due = None;
             loop {
                 match core.poll_output() {
-                    Output::Transmit(frame) => match &mut tap.sink {
-                        Sink::Rtp(sink) => {
-                            if let Err(error) = sink.send(&frame) {
-                                tracing::warn!(%error, control_id = %tap.control_id, "tap send failed");
-                                failed.push((i, Reason::SendFailed, now));
-                                break;
-                            }
+                    Output::Transmit(frame) => {
+                        if let Some(left) = &mut tap.frames_left {
+                            *left = left.saturating_sub(1);
                         }
-                        Sink::Ws(ws) => ws.push(&frame),
-                    },
+                        match &mut tap.sink {
+                            Sink::Rtp(sink) => {
+                                if let Err(error) = sink.send(&frame) {
+                                    tracing::warn!(%error, control_id = %tap.control_id, "tap send failed");
+                                    failed.push((i, Reason::SendFailed));
+                                    break;
+                                }
+                            }
+                            Sink::Ws(ws) => ws.push(&frame),
+                        }
+                        if tap.frames_left == Some(0) {
+                            failed.push((i, Reason::MaxDuration));
+                            break;
+                        }
+                    }
                     Output::Timeout(t) => {
                         tap.next_due = Some(t);
                         break;
@@ -456,19 +454,15 @@ impl Taps {
                 }
             }
         }
-        for (i, reason, at) in failed.into_iter().rev() {
+        for (i, reason) in failed.into_iter().rev() {
             let tap = self.list.remove(i);
-            finish(tap, reason, at);
+            finish(tap, reason, now);
         }
     }
 
     /// When [`Taps::drive`] should run next.
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.list
-            .iter()
-            .flat_map(|t| [t.next_due, t.ends_at])
-            .flatten()
-            .min()
+        self.list.iter().filter_map(|t| t.next_due).min()
     }
 
     /// Stops the tap `control_id`; false if there is none.
@@ -501,6 +495,11 @@ fn finish_unstarted(mut event: TapEvent, status: Option<StatusChannel>, reason: 
     }
 }
 
+/// The frames of `max_duration` at `ptime` (at least one).
+fn max_frames(max_duration: Duration, ptime: Ptime) -> u64 {
+    (max_duration.as_millis() as u64 / u64::from(ptime.ms())).max(1)
+}
+
 /// The send queue's length for `queue_ms` of audio in frames of `ptime` (at least one).
 fn queue_frames(queue_ms: u32, ptime: Ptime) -> usize {
     (queue_ms / ptime.ms()).max(1) as usize
@@ -512,6 +511,11 @@ fn finish(mut tap: ActiveTap, reason: Reason, now: Instant) {
     if let Some(core) = &mut tap.core {
         core.handle_input(Input::Stop(now));
         while let Output::Transmit(frame) = core.poll_output() {
+            match &mut tap.frames_left {
+                Some(0) => break,
+                Some(left) => *left -= 1,
+                None => {}
+            }
             match &mut tap.sink {
                 Sink::Rtp(sink) => {
                     let _ = sink.send(&frame);

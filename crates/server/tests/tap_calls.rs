@@ -471,3 +471,229 @@ sections:
     assert_eq!(events[0]["params"]["reason"], "connect_failed");
     assert_eq!(events[0]["params"]["control_id"], "r1");
 }
+
+/// The status event bodies `status` receives, until `done` says enough, with their headers.
+async fn status_events(
+    peer: &mut python::PythonPeer,
+    mut done: impl FnMut(&[(serde_json::Value, serde_json::Value)]) -> bool,
+) -> Vec<(serde_json::Value, serde_json::Value)> {
+    let mut got = Vec::new();
+    while !done(&got) {
+        let line = peer.next(Duration::from_secs(15)).await;
+        let body: serde_json::Value =
+            serde_json::from_str(line["body"].as_str().expect("a body")).expect("JSON");
+        got.push((line, body));
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listen_tap_carries_what_the_node_played_and_max_duration_ends_a_tap() {
+    let ports = Ports::block(20);
+    let heard_port = ports.sipp_media() + 50;
+    let short_port = ports.sipp_media() + 52;
+    let _heard = std::net::UdpSocket::bind(("127.0.0.1", heard_port)).expect("a receiver");
+    let _short = std::net::UdpSocket::bind(("127.0.0.1", short_port)).expect("a receiver");
+    let mut web = python::PythonPeer::start("status_server.py", &["200"]).await;
+    let web_url = format!("http://127.0.0.1:{}", web.port);
+    let dir = std::env::temp_dir().join(format!("earshot-tap-listen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let greeting = wav(600.0, 1.0);
+    std::fs::write(dir.join("greeting.wav"), &greeting).expect("the greeting");
+    let document = format!(
+        "version: 1.0.0
+sections:
+  main:
+    - answer
+    - tap:
+        uri: rtp://127.0.0.1:{heard_port}
+        control_id: heard
+        direction: hear
+        status_url: {web_url}/events
+    - request:
+        url: {web_url}/vars
+        method: POST
+        body:
+          result: \"%{{tap_result}}\"
+          id: \"%{{tap_control_id}}\"
+          src_addr: \"%{{tap_rtp_src_addr}}\"
+          src_port: \"%{{tap_rtp_src_port}}\"
+          channels: \"%{{tap_channels}}\"
+          ptime: \"%{{tap_ptime}}\"
+          codec: \"%{{tap_codec}}\"
+          rate: \"%{{tap_rate}}\"
+          uri: \"%{{tap_uri}}\"
+    - tap:
+        uri: rtp://127.0.0.1:{short_port}
+        control_id: short
+        codec: pcma
+        max_duration: 1
+        status_url: {web_url}/events
+    - play:
+        url: file://greeting.wav
+    - play:
+        url: silence:2
+    - stop_tap:
+        control_id: short
+    - request:
+        url: {web_url}/stopped
+        method: POST
+        body:
+          result: \"%{{stop_tap_result}}\"
+    - hangup
+"
+    );
+    let mut config = node_config(ports.rtp(20));
+    config.media_dir = dir.clone();
+    config.flow = swml_flow(&dir, &document);
+    config.taps.project_id = "project-7".into();
+    config.taps.space_id = "space-9".into();
+    config.taps.node_id = "node-3".into();
+    config.taps.signing_key = Some(b"receiver's key".to_vec());
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let heard_capture = Capture::start("tap-heard", &format!("dst port {heard_port}")).await;
+    let short_capture = Capture::start("tap-short", &format!("dst port {short_port}")).await;
+    let caller_capture = Capture::start(
+        "tap-heard-caller",
+        &format!("dst port {}", ports.sipp_media()),
+    )
+    .await;
+    let target = node.sip_udp_addr().to_string();
+    let xml = peer::scenario("uac_silent.xml");
+    Sipp::spawn(&SippRun {
+        name: "tap-listen",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(30),
+        args: &["-sf", &xml, "-s", "tap", &target],
+    })
+    .expect_one_call()
+    .await;
+    let report = next_report(&mut reports).await;
+    assert_eq!(report.ended, "hung up by the script", "{report:?}");
+    let got = status_events(&mut web, |got| {
+        got.iter()
+            .filter(|(_, b)| b["params"]["state"] == "finished")
+            .count()
+            == 2
+            && got.iter().any(|(l, _)| l["path"] == "/stopped")
+    })
+    .await;
+    let heard = rtp_packets(&heard_capture.stop().await);
+    let short = rtp_packets(&short_capture.stop().await);
+    let to_caller = rtp_packets(&caller_capture.stop().await);
+
+    // The variables of an RTP tap, as the document saw them.
+    let by_path = |path: &str| -> Vec<&serde_json::Value> {
+        got.iter()
+            .filter(|(l, _)| l["path"] == path)
+            .map(|(_, b)| b)
+            .collect()
+    };
+    let vars = by_path("/vars")[0];
+    assert_eq!(vars["result"], "success", "{vars}");
+    assert_eq!(vars["id"], "heard");
+    assert_eq!(vars["src_addr"], "127.0.0.1");
+    assert_eq!(vars["channels"], "1");
+    assert_eq!(vars["ptime"], "20");
+    assert_eq!(vars["codec"], "PCMU");
+    assert_eq!(vars["rate"], "8000");
+    assert_eq!(vars["uri"], format!("rtp://127.0.0.1:{heard_port}"));
+    // The tap's packets come from the port the variable named, for the tap's whole life.
+    let src_port: u16 = vars["src_port"]
+        .as_str()
+        .and_then(|p| p.parse().ok())
+        .expect("a port number");
+    assert!(heard.iter().all(|p| p.src.port() == src_port));
+    assert!(heard.iter().all(|p| p.src.ip().is_loopback()));
+    // `short` had finished by itself before `stop_tap` named it.
+    assert_eq!(by_path("/stopped")[0]["result"], "failed");
+
+    // The listen stream: continuous PCMU on the node's grid, and its audio is the greeting,
+    // µ-law by the G.711 table, byte for byte, as the caller heard it.
+    assert_continuous(&heard, 0, 20);
+    assert!(heard.len() > 150, "{} packets", heard.len());
+    let first = heard[0].at;
+    for (n, p) in heard.iter().enumerate() {
+        let due = first + Duration::from_millis(20 * n as u64);
+        let off = p.at.abs_diff(due);
+        assert!(
+            off < Duration::from_millis(200),
+            "packet {n} is {off:?} off its slot: the schedule drifts"
+        );
+    }
+    let played: Vec<u8> = greeting[44..]
+        .chunks_exact(2)
+        .map(|s| Law::Ulaw.encode(i16::from_le_bytes([s[0], s[1]])))
+        .collect();
+    let got_audio = audio(&heard);
+    let run = longest_common_run(&got_audio, &played, Law::Ulaw.silence());
+    assert!(
+        run * 100 >= played.len() * 99,
+        "{run} of the greeting's {} bytes in one piece",
+        played.len()
+    );
+    let caller_heard = audio(&to_caller);
+    let run = longest_common_run(&got_audio, &caller_heard, Law::Ulaw.silence());
+    assert!(run >= played.len(), "the tap and the caller heard the same");
+
+    // `max_duration: 1`: exactly one second of PCMA, then `finished` with its reason while
+    // the call went on.
+    assert_continuous(&short, 8, 20);
+    assert_eq!(short.len(), 50, "one second of 20 ms packets");
+    assert!(heard.len() > 2 * short.len());
+
+    // The events: per tap `tapping` then `finished`, with the node's ids, each signed.
+    for (line, body) in got.iter().filter(|(l, _)| l["path"] == "/events") {
+        let raw = line["body"].as_str().expect("a body");
+        assert_eq!(
+            line["headers"]["x-earshot-signature"],
+            server::sink::status::signature(b"receiver's key", raw.as_bytes()),
+            "{raw}"
+        );
+        assert_eq!(body["project_id"], "project-7");
+        assert_eq!(body["space_id"], "space-9");
+        assert_eq!(body["params"]["node_id"], "node-3");
+    }
+    for id in ["heard", "short"] {
+        let states: Vec<&serde_json::Value> = got
+            .iter()
+            .filter(|(_, b)| b["params"]["control_id"] == id)
+            .map(|(_, b)| &b["params"])
+            .collect();
+        assert_eq!(states.len(), 2, "{states:?}");
+        assert_eq!(states[0]["state"], "tapping");
+        assert_eq!(states[1]["state"], "finished");
+    }
+    let finished = |id: &str| -> &serde_json::Value {
+        got.iter()
+            .map(|(_, b)| b)
+            .find(|b| b["params"]["control_id"] == id && b["params"]["state"] == "finished")
+            .expect("a finished event")
+    };
+    let heard_end = &finished("heard")["params"];
+    assert_eq!(heard_end["reason"], "call_ended");
+    assert_eq!(heard_end["tap"]["params"]["direction"], "listen");
+    assert_eq!(heard_end["stats"]["frames_sent"], heard.len());
+    let short_end = finished("short");
+    assert_eq!(short_end["params"]["reason"], "max_duration", "{short_end}");
+    assert_eq!(short_end["params"]["stats"]["frames_sent"], short.len());
+    assert_eq!(
+        short_end["params"]["stats"]["bytes_sent"],
+        short.len() * 160
+    );
+    let tapping_at = got
+        .iter()
+        .map(|(_, b)| b)
+        .find(|b| b["params"]["control_id"] == "short")
+        .expect("tapping")["timestamp"]
+        .as_f64()
+        .expect("a timestamp");
+    let lasted = short_end["timestamp"].as_f64().expect("a timestamp") - tapping_at;
+    assert!(
+        (0.9..2.5).contains(&lasted),
+        "finished {lasted} s after tapping, with max_duration 1 s"
+    );
+}
