@@ -697,3 +697,153 @@ sections:
         "finished {lasted} s after tapping, with max_duration 1 s"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_receivers_that_vanish_or_drop_cost_the_call_and_its_other_taps_nothing() {
+    let ports = Ports::block(21);
+    let rtp_port = ports.sipp_media() + 50;
+    let _receiver = std::net::UdpSocket::bind(("127.0.0.1", rtp_port)).expect("a receiver");
+    let mut vanishing = python::PythonPeer::start("ws_server.py", &["vanish_after", "50"]).await;
+    let mut dropping = python::PythonPeer::start("ws_server.py", &["drop_after", "50"]).await;
+    let mut web = python::PythonPeer::start("status_server.py", &["200"]).await;
+    let events = format!("http://127.0.0.1:{}/events", web.port);
+    let dir = std::env::temp_dir().join(format!("earshot-tap-lost-{}", std::process::id()));
+    let document = format!(
+        "version: 1.0.0
+sections:
+  main:
+    - answer
+    - tap:
+        uri: rtp://127.0.0.1:{rtp_port}
+        control_id: steady
+        status_url: {events}
+    - tap:
+        uri: ws://127.0.0.1:{}/crashes
+        control_id: lost
+        status_url: {events}
+    - tap:
+        uri: ws://127.0.0.1:{}/drops
+        control_id: again
+        announce: true
+        reconnect:
+          attempts: 3
+          max_gap_ms: 2000
+        status_url: {events}
+    - play:
+        url: silence:4
+    - hangup
+",
+        vanishing.port, dropping.port
+    );
+    let mut config = node_config(ports.rtp(20));
+    config.flow = swml_flow(&dir, &document);
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let capture = Capture::start("tap-lost", &format!("dst port {rtp_port}")).await;
+    let target = node.sip_udp_addr().to_string();
+    let xml = peer::scenario("uac_silent.xml");
+    Sipp::spawn(&SippRun {
+        name: "tap-lost",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(30),
+        args: &["-sf", &xml, "-s", "tap", &target],
+    })
+    .expect_one_call()
+    .await;
+    let report = next_report(&mut reports).await;
+    // The call ran its document to the end, undisturbed.
+    assert_eq!(report.ended, "hung up by the script", "{report:?}");
+    assert_eq!(report.stats.lost, 0);
+    let got = status_events(&mut web, |got| {
+        got.iter()
+            .filter(|(_, b)| b["params"]["state"] == "finished")
+            .count()
+            == 3
+    })
+    .await;
+    let packets = rtp_packets(&capture.stop().await);
+    let vanished = vanishing.next(Duration::from_secs(5)).await;
+    let first = dropping.next(Duration::from_secs(5)).await;
+    let second = dropping.next(Duration::from_secs(5)).await;
+
+    for id in ["steady", "lost", "again"] {
+        let states: Vec<&serde_json::Value> = got
+            .iter()
+            .filter(|(_, b)| b["params"]["control_id"] == id)
+            .map(|(_, b)| &b["params"]["state"])
+            .collect();
+        assert_eq!(states, ["tapping", "finished"], "{id}");
+    }
+    let finished = |id: &str| -> &serde_json::Value {
+        &got.iter()
+            .map(|(_, b)| b)
+            .find(|b| b["params"]["control_id"] == id && b["params"]["state"] == "finished")
+            .expect("a finished event")["params"]
+    };
+
+    // The RTP tap on the same call: continuous for the whole call, every frame sent.
+    assert_continuous(&packets, 0, 20);
+    assert!(packets.len() >= 190, "{} packets over 4 s", packets.len());
+    let steady = finished("steady");
+    assert_eq!(steady["reason"], "call_ended");
+    assert_eq!(steady["stats"]["frames_sent"], packets.len());
+    assert_eq!(steady["stats"]["frames_dropped"], 0);
+
+    // The receiver that crashed after 50 messages: `connection_lost`, and no reconnect.
+    assert_eq!(vanished["event"], "vanishing");
+    assert_eq!(vanished["binary"], 50);
+    let lost = finished("lost");
+    assert_eq!(lost["reason"], "connection_lost", "{lost}");
+    let sent = lost["stats"]["frames_sent"].as_u64().expect("a count");
+    assert!(sent >= 50, "{lost}");
+    assert!(
+        sent + lost["stats"]["frames_dropped"].as_u64().expect("a count")
+            < packets.len() as u64,
+        "the lost tap stopped producing at the loss: {lost}"
+    );
+
+    // The receiver that dropped the first connection: the tap came back, said where its audio
+    // resumes on the timeline, and ended normally with the call.
+    assert_eq!(first["index"], 1);
+    assert_eq!(first["binary"], 50);
+    let start = |text: &serde_json::Value| -> serde_json::Value {
+        serde_json::from_str(text.as_str().expect("a text")).expect("JSON")
+    };
+    let texts = first["texts"].as_array().expect("texts");
+    assert_eq!(texts.len(), 1, "{first}");
+    let opening = start(&texts[0]);
+    assert_eq!(opening["event"], "start");
+    assert!(opening.get("resumed_at").is_none(), "{opening}");
+    assert_eq!(second["index"], 2);
+    assert_eq!(second["close_code"], 1000, "{second}");
+    assert_eq!(second["sizes"], serde_json::json!([160]));
+    let texts = second["texts"].as_array().expect("texts");
+    assert_eq!(texts.len(), 2, "{second}");
+    let resumed = start(&texts[0]);
+    assert_eq!(resumed["event"], "start");
+    assert_eq!(resumed["control_id"], "again");
+    let resumed_at = resumed["resumed_at"].as_u64().expect("resumed_at, in ms");
+    assert!(
+        resumed_at >= 50 * 20,
+        "the audio resumes after the 50 frames the first connection took: {resumed_at} ms"
+    );
+    let stop = start(&texts[1]);
+    assert_eq!(stop["event"], "stop");
+    assert_eq!(stop["reason"], "call_ended");
+    let again = finished("again");
+    assert_eq!(again["reason"], "call_ended", "{again}");
+    let sent = again["stats"]["frames_sent"].as_u64().expect("a count");
+    let second_binary = second["binary"].as_u64().expect("a count");
+    assert!(sent >= 50 + second_binary, "{again} {second}");
+    // The second connection's audio begins where `resumed_at` says: what came before it on
+    // the timeline and what it carried add up to the tap's frames, the gap's dropped ones
+    // included.
+    let produced = sent + again["stats"]["frames_dropped"].as_u64().expect("a count");
+    assert_eq!(
+        resumed_at / 20 + second_binary,
+        produced,
+        "{resumed} {again} {second}"
+    );
+}
