@@ -799,8 +799,7 @@ sections:
     let sent = lost["stats"]["frames_sent"].as_u64().expect("a count");
     assert!(sent >= 50, "{lost}");
     assert!(
-        sent + lost["stats"]["frames_dropped"].as_u64().expect("a count")
-            < packets.len() as u64,
+        sent + lost["stats"]["frames_dropped"].as_u64().expect("a count") < packets.len() as u64,
         "the lost tap stopped producing at the loss: {lost}"
     );
 
@@ -846,4 +845,196 @@ sections:
         produced,
         "{resumed} {again} {second}"
     );
+}
+
+/// A CA (`NAME-ca.pem`) and a server certificate for 127.0.0.1 signed by it (`NAME.pem`,
+/// `NAME.key`), made with the openssl command in `dir`.
+fn certificates(dir: &std::path::Path, name: &str) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let (ca_key, ca_pem) = (format!("{name}-ca.key"), format!("{name}-ca.pem"));
+    let subject = format!("/CN={name} test CA");
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout", &ca_key, "-out", &ca_pem, "-days", "1", "-subj", &subject,
+        ],
+    ]
+    .concat());
+    let (key, csr, pem) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+    );
+    run(&[
+        &["req"][..],
+        &ec,
+        &["-keyout", &key, "-out", &csr, "-subj", "/CN=127.0.0.1"],
+    ]
+    .concat());
+    let ext = format!("{name}.ext");
+    std::fs::write(
+        dir.join(&ext),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("the extensions file");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca_pem,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &pem,
+        "-days",
+        "1",
+        "-extfile",
+        &ext,
+    ]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wss_taps_verify_the_receiver_against_the_node_ca_file() {
+    let ports = Ports::block(22);
+    let dir = std::env::temp_dir().join(format!("earshot-tap-wss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    certificates(&dir, "trusted");
+    certificates(&dir, "rogue");
+    let path = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    let (pem, key) = (path("trusted.pem"), path("trusted.key"));
+    let mut good =
+        python::PythonPeer::start("ws_server.py", &["receive", "0", "--tls", &pem, &key]).await;
+    let (pem, key) = (path("rogue.pem"), path("rogue.key"));
+    let rogue_server =
+        python::PythonPeer::start("ws_server.py", &["receive", "0", "--tls", &pem, &key]).await;
+    let mut web = python::PythonPeer::start("status_server.py", &["200"]).await;
+    let web_url = format!("http://127.0.0.1:{}", web.port);
+    let document = format!(
+        "version: 1.0.0
+sections:
+  main:
+    - answer
+    - tap:
+        uri: wss://127.0.0.1:{}/secure
+        control_id: secure
+        headers:
+          X-Customer: acme
+        authorization_bearer_token: tok-123
+        status_url: {web_url}/events
+    - set:
+        secure: \"%{{tap_result}}\"
+    - tap:
+        uri: wss://127.0.0.1:{}/rogue
+        control_id: rogue
+        status_url: {web_url}/events
+    - request:
+        url: {web_url}/vars
+        method: POST
+        body:
+          secure: \"%{{secure}}\"
+          rogue: \"%{{tap_result}}\"
+    - play:
+        url: silence:2
+    - hangup
+",
+        good.port, rogue_server.port
+    );
+    let mut config = node_config(ports.rtp(20));
+    config.flow = swml_flow(&dir, &document);
+    config.taps.ca_file = Some(dir.join("trusted-ca.pem"));
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let target = node.sip_udp_addr().to_string();
+    let xml = peer::scenario("uac_silent.xml");
+    Sipp::spawn(&SippRun {
+        name: "tap-wss",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(30),
+        args: &["-sf", &xml, "-s", "tap", &target],
+    })
+    .expect_one_call()
+    .await;
+    let report = next_report(&mut reports).await;
+    assert_eq!(report.ended, "hung up by the script", "{report:?}");
+    let got = status_events(&mut web, |got| {
+        got.iter()
+            .filter(|(_, b)| b["params"]["state"] == "finished")
+            .count()
+            == 2
+            && got.iter().any(|(l, _)| l["path"] == "/vars")
+    })
+    .await;
+    let connection = good.next(Duration::from_secs(5)).await;
+
+    let vars = &got
+        .iter()
+        .find(|(l, _)| l["path"] == "/vars")
+        .expect("the variables")
+        .1;
+    assert_eq!(vars["secure"], "success", "{vars}");
+    assert_eq!(vars["rogue"], "failed", "{vars}");
+
+    // The trusted receiver: TLS verified against the CA file, the extension headers in the
+    // handshake, 20 ms messages for the 2 s of the call, Close 1000.
+    assert_eq!(connection["path"], "/secure");
+    assert_eq!(connection["headers"]["x-customer"], "acme");
+    assert_eq!(connection["headers"]["authorization"], "Bearer tok-123");
+    assert_eq!(connection["sizes"], serde_json::json!([160]));
+    assert_eq!(connection["close_code"], 1000, "{connection}");
+    let binary = connection["binary"].as_u64().expect("a count");
+    assert!(
+        (95..=115).contains(&binary),
+        "about 2 s of messages: {binary}"
+    );
+    let states = |id: &str| -> Vec<&serde_json::Value> {
+        got.iter()
+            .filter(|(_, b)| b["params"]["control_id"] == id)
+            .map(|(_, b)| &b["params"])
+            .collect()
+    };
+    let secure = states("secure");
+    assert_eq!(secure.len(), 2);
+    assert_eq!(secure[0]["state"], "tapping");
+    assert_eq!(secure[0]["device"]["type"], "ws");
+    assert_eq!(
+        secure[0]["device"]["params"]["uri"],
+        format!("wss://127.0.0.1:{}/secure", good.port)
+    );
+    assert_eq!(secure[1]["reason"], "call_ended");
+    assert_eq!(secure[1]["stats"]["frames_sent"], binary);
+
+    // The receiver whose certificate no trusted CA signed: the handshake never happened.
+    let rogue = states("rogue");
+    assert_eq!(
+        rogue.len(),
+        1,
+        "a tap never ready sends only finished: {rogue:?}"
+    );
+    assert_eq!(rogue[0]["state"], "finished");
+    assert_eq!(rogue[0]["reason"], "connect_failed");
+    assert_eq!(rogue[0]["stats"]["frames_sent"], 0);
 }
