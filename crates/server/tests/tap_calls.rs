@@ -1038,3 +1038,153 @@ sections:
     assert_eq!(rogue[0]["reason"], "connect_failed");
     assert_eq!(rogue[0]["stats"]["frames_sent"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tap_limits_per_call_and_per_node_fail_the_tap_with_limit_reached() {
+    let ports = Ports::block(23);
+    let rtp_port = ports.sipp_media() + 50;
+    let _receiver = std::net::UdpSocket::bind(("127.0.0.1", rtp_port)).expect("a receiver");
+    let tap = format!("uri: rtp://127.0.0.1:{rtp_port}");
+
+    // Two taps per call: a third fails, and once one is stopped, another may start.
+    let mut web = python::PythonPeer::start("status_server.py", &["200"]).await;
+    let web_url = format!("http://127.0.0.1:{}", web.port);
+    let dir = std::env::temp_dir().join(format!("earshot-tap-limit-{}", std::process::id()));
+    let document = format!(
+        "version: 1.0.0
+sections:
+  main:
+    - answer
+    - tap: {{{tap}, control_id: a}}
+    - tap: {{{tap}, control_id: b}}
+    - tap: {{{tap}, control_id: c, status_url: {web_url}/events}}
+    - set:
+        third: \"%{{tap_result}}\"
+    - stop_tap:
+        control_id: a
+    - tap: {{{tap}, control_id: d}}
+    - request:
+        url: {web_url}/vars
+        method: POST
+        body:
+          third: \"%{{third}}\"
+          after_stop: \"%{{tap_result}}\"
+    - hangup
+"
+    );
+    let mut config = node_config(ports.rtp(20));
+    config.flow = swml_flow(&dir, &document);
+    config.taps.per_call = 2;
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let target = node.sip_udp_addr().to_string();
+    let xml = peer::scenario("uac_silent.xml");
+    Sipp::spawn(&SippRun {
+        name: "tap-limit-call",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(20),
+        args: &["-sf", &xml, "-s", "tap", &target],
+    })
+    .expect_one_call()
+    .await;
+    assert_eq!(
+        next_report(&mut reports).await.ended,
+        "hung up by the script"
+    );
+    let got = status_events(&mut web, |got| got.len() == 2).await;
+    let vars = &got
+        .iter()
+        .find(|(l, _)| l["path"] == "/vars")
+        .expect("vars")
+        .1;
+    assert_eq!(vars["third"], "failed", "{vars}");
+    assert_eq!(vars["after_stop"], "success", "{vars}");
+    let event = &got
+        .iter()
+        .find(|(l, _)| l["path"] == "/events")
+        .expect("an event")
+        .1;
+    assert_eq!(event["params"]["control_id"], "c");
+    assert_eq!(
+        event["params"]["state"], "finished",
+        "only finished: {event}"
+    );
+    assert_eq!(event["params"]["reason"], "limit_reached");
+    drop(node);
+
+    // One tap per node, two calls at once: the call that comes second gets `limit_reached`
+    // while the first one's tap runs, and both calls go on to their end.
+    let mut web = python::PythonPeer::start("status_server.py", &["200"]).await;
+    let web_url = format!("http://127.0.0.1:{}", web.port);
+    let document = format!(
+        "version: 1.0.0
+sections:
+  main:
+    - answer
+    - tap: {{{tap}, status_url: {web_url}/events}}
+    - request:
+        url: {web_url}/vars
+        method: POST
+        body:
+          call: \"%{{call.call_id}}\"
+          result: \"%{{tap_result}}\"
+    - play:
+        url: silence:3
+    - hangup
+"
+    );
+    let mut config = node_config(ports.rtp(20));
+    config.flow = swml_flow(&dir, &document);
+    config.taps.per_node = Some(1);
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let target = node.sip_udp_addr().to_string();
+    let outcome = Sipp::spawn(&SippRun {
+        name: "tap-limit-node",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 2,
+        timeout: Duration::from_secs(20),
+        args: &["-sf", &xml, "-s", "tap", "-r", "10", &target],
+    })
+    .expect_success()
+    .await;
+    assert_eq!(outcome.counter("SuccessfulCall(C)"), 2);
+    for _ in 0..2 {
+        assert_eq!(
+            next_report(&mut reports).await.ended,
+            "hung up by the script"
+        );
+    }
+    let got = status_events(&mut web, |got| {
+        got.iter().filter(|(l, _)| l["path"] == "/vars").count() == 2
+            && got
+                .iter()
+                .filter(|(_, b)| b["params"]["state"] == "finished")
+                .count()
+                == 2
+    })
+    .await;
+    let mut results: Vec<&str> = got
+        .iter()
+        .filter(|(l, _)| l["path"] == "/vars")
+        .map(|(_, b)| b["result"].as_str().expect("a result"))
+        .collect();
+    results.sort_unstable();
+    assert_eq!(results, ["failed", "success"], "{got:?}");
+    let mut reasons: Vec<&str> = got
+        .iter()
+        .filter(|(_, b)| b["params"]["state"] == "finished")
+        .map(|(_, b)| b["params"]["reason"].as_str().expect("a reason"))
+        .collect();
+    reasons.sort_unstable();
+    assert_eq!(reasons, ["call_ended", "limit_reached"], "{got:?}");
+    let calls: std::collections::BTreeSet<&str> = got
+        .iter()
+        .filter(|(l, _)| l["path"] == "/vars")
+        .map(|(_, b)| b["call"].as_str().expect("a call id"))
+        .collect();
+    assert_eq!(calls.len(), 2, "two calls: {calls:?}");
+}
