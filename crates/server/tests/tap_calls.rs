@@ -1188,3 +1188,64 @@ sections:
         .collect();
     assert_eq!(calls.len(), 2, "two calls: {calls:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_http_request_and_fetch_follow_the_destination_policy() {
+    let ports = Ports::block(24);
+    let mut web = python::PythonPeer::start("status_server.py", &["200"]).await;
+    let web_url = format!("http://127.0.0.1:{}", web.port);
+    let dir = std::env::temp_dir().join(format!("earshot-http-denied-{}", std::process::id()));
+    // Only a failed `request` followed by a failed `execute` ends the script unanswered (480);
+    // a `request` that got through would lead to 603, an `execute` that did to its document.
+    let document = format!(
+        "version: 1.0.0
+sections:
+  main:
+    - request:
+        url: {web_url}/request
+        method: POST
+        body:
+          secret: leaked
+    - switch:
+        variable: request_result
+        case:
+          failed:
+            - execute:
+                dest: {web_url}/document
+        default:
+          - hangup:
+              reason: decline
+"
+    );
+    let mut config = node_config(ports.rtp(20));
+    config.flow = swml_flow(&dir, &document);
+    config.destinations = server::sink::policy::DestinationPolicy::deny_private(Vec::new());
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let target = node.sip_udp_addr().to_string();
+    let xml = peer::scenario("uac_expect_480.xml");
+    Sipp::spawn(&SippRun {
+        name: "http-denied",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(20),
+        args: &["-sf", &xml, "-s", "flow", &target],
+    })
+    .expect_one_call()
+    .await;
+    let report = next_report(&mut reports).await;
+    assert_eq!(report.rejected, Some(480), "{report:?}");
+
+    // Nothing reached the server: the first request it saw is the test's own, sent now.
+    use tokio::io::AsyncWriteExt;
+    let mut probe = tokio::net::TcpStream::connect(("127.0.0.1", web.port))
+        .await
+        .expect("the web peer listens");
+    probe
+        .write_all(b"POST /probe HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}")
+        .await
+        .expect("the probe is sent");
+    let first = web.next(Duration::from_secs(5)).await;
+    assert_eq!(first["path"], "/probe", "the node sent {first}");
+}
