@@ -48,6 +48,9 @@ pub struct TapRules {
     pub window_ms: u32,
     /// The same for `both` taps, which align two directions (default 40 ms).
     pub window_both_ms: u32,
+    /// How long an RTP destination may answer every packet with ICMP errors (port or host
+    /// unreachable) before its tap finishes with `send_failed` (default 10 s).
+    pub rtp_refused_fatal_after: Duration,
     /// `project_id` of every status event.
     pub project_id: String,
     /// `space_id` of every status event.
@@ -70,6 +73,7 @@ impl Default for TapRules {
             connect_timeout: Duration::from_secs(5),
             window_ms: tap::DEFAULT_WINDOW_MS,
             window_both_ms: tap::DEFAULT_WINDOW_BOTH_MS,
+            rtp_refused_fatal_after: Duration::from_secs(10),
             project_id: String::new(),
             space_id: String::new(),
             node_id: "earshot".into(),
@@ -243,6 +247,7 @@ impl Taps {
                 };
                 let sink_config = RtpSinkConfig {
                     local_ip: shared.pool.config().ip,
+                    icmp_fatal_after: rules.rtp_refused_fatal_after,
                     ..RtpSinkConfig::default()
                 };
                 let sink = match RtpSink::open(&sink_config, dest) {

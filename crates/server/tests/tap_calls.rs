@@ -1249,3 +1249,90 @@ sections:
     let first = web.next(Duration::from_secs(5)).await;
     assert_eq!(first["path"], "/probe", "the node sent {first}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rtp_destination_that_refuses_every_packet_fails_its_tap_with_send_failed() {
+    let ports = Ports::block(25);
+    let alive_port = ports.sipp_media() + 50;
+    // Nothing listens here: every packet draws an ICMP port unreachable.
+    let dead_port = ports.sipp_media() + 60;
+    let _alive = std::net::UdpSocket::bind(("127.0.0.1", alive_port)).expect("a receiver");
+    let mut web = python::PythonPeer::start("status_server.py", &["200"]).await;
+    let events = format!("http://127.0.0.1:{}/events", web.port);
+    let dir = std::env::temp_dir().join(format!("earshot-tap-refused-{}", std::process::id()));
+    let document = format!(
+        "version: 1.0.0
+sections:
+  main:
+    - answer
+    - tap:
+        uri: rtp://127.0.0.1:{dead_port}
+        control_id: dead
+        status_url: {events}
+    - tap:
+        uri: rtp://127.0.0.1:{alive_port}
+        control_id: alive
+        status_url: {events}
+    - play:
+        url: silence:4
+    - hangup
+"
+    );
+    let mut config = node_config(ports.rtp(20));
+    config.flow = swml_flow(&dir, &document);
+    config.taps.rtp_refused_fatal_after = Duration::from_secs(1);
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let capture = Capture::start("tap-alive", &format!("dst port {alive_port}")).await;
+    let target = node.sip_udp_addr().to_string();
+    let xml = peer::scenario("uac_silent.xml");
+    Sipp::spawn(&SippRun {
+        name: "tap-refused",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(20),
+        args: &["-sf", &xml, "-s", "tap", &target],
+    })
+    .expect_one_call()
+    .await;
+    let report = next_report(&mut reports).await;
+    assert_eq!(report.ended, "hung up by the script", "{report:?}");
+    assert_eq!(report.stats.lost, 0);
+    let got = status_events(&mut web, |got| {
+        got.iter()
+            .filter(|(_, b)| b["params"]["state"] == "finished")
+            .count()
+            == 2
+    })
+    .await;
+    let alive = rtp_packets(&capture.stop().await);
+    let params = |id: &str| -> Vec<&serde_json::Value> {
+        got.iter()
+            .filter(|(_, b)| b["params"]["control_id"] == id)
+            .map(|(_, b)| b)
+            .collect()
+    };
+
+    let dead = params("dead");
+    assert_eq!(dead.len(), 2);
+    assert_eq!(dead[0]["params"]["state"], "tapping");
+    let end = &dead[1]["params"];
+    assert_eq!(end["reason"], "send_failed", "{end}");
+    // It failed after a second of refusals, well before the call's 4 s were over.
+    let lasted = dead[1]["timestamp"].as_f64().expect("a timestamp")
+        - dead[0]["timestamp"].as_f64().expect("a timestamp");
+    assert!((0.9..3.5).contains(&lasted), "failed after {lasted} s");
+    assert!(
+        end["stats"]["frames_dropped"].as_u64().expect("a count") > 0,
+        "{end}"
+    );
+
+    // The other tap on the call: continuous to the end, every frame sent.
+    assert_continuous(&alive, 0, 20);
+    assert!(alive.len() >= 190, "{} packets over 4 s", alive.len());
+    let alive_end = &params("alive")[1]["params"];
+    assert_eq!(alive_end["reason"], "call_ended");
+    assert_eq!(alive_end["stats"]["frames_sent"], alive.len());
+    assert_eq!(alive_end["stats"]["frames_dropped"], 0);
+}
