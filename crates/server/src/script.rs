@@ -483,6 +483,14 @@ impl Script<'_> {
                     })));
                 }
                 Action::StepFailed { path, error } => tracing::warn!(%path, %error, "step failed"),
+                Action::TapInvalid {
+                    path,
+                    error,
+                    params,
+                } => {
+                    tracing::warn!(%path, %error, "invalid_params: the tap was not started");
+                    crate::taps::report_invalid(self.shared, &self.call_id, &params);
+                }
                 Action::Failed { error } => tracing::warn!(%error, "the script failed"),
             }
         }

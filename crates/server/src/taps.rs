@@ -159,17 +159,10 @@ impl Taps {
         now: Instant,
     ) -> Option<TapStarted> {
         self.generated += 1;
-        let control_id = params.control_id.clone().unwrap_or_else(|| {
-            let mut r = rand::rng();
-            format!(
-                "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
-                r.next_u32(),
-                r.next_u32() as u16,
-                r.next_u32() & 0xfff,
-                r.next_u32() & 0xfff,
-                r.next_u64() & 0xffff_ffff_ffff
-            )
-        });
+        let control_id = params
+            .control_id
+            .clone()
+            .unwrap_or_else(generated_control_id);
         let failed = |id: &str| {
             Some(TapStarted {
                 succeeded: false,
@@ -200,9 +193,17 @@ impl Taps {
             control_id: control_id.clone(),
             state: TapState::Tapping,
             direction: config.direction,
-            device: Device::Ws {
-                uri: params.uri_text.clone(),
-                codec: config.codec,
+            device: match &params.uri {
+                TapUri::Rtp { host, port } => Device::RtpUnresolved {
+                    host: host.clone(),
+                    port: Some(*port),
+                    codec: config.codec,
+                    ptime: Ptime::from_ms(u32::from(params.rtp_ptime_ms)).unwrap_or_default(),
+                },
+                TapUri::WebSocket { .. } => Device::Ws {
+                    uri: params.uri_text.clone(),
+                    codec: config.codec,
+                },
             },
         };
         let rules = &shared.config.taps;
@@ -486,6 +487,81 @@ impl Taps {
             finish(tap, reason, now);
         }
     }
+}
+
+/// A control id for a tap that was given none: a random UUID v4.
+fn generated_control_id() -> String {
+    let mut r = rand::rng();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        r.next_u32(),
+        r.next_u32() as u16,
+        r.next_u32() & 0xfff,
+        r.next_u32() & 0xfff,
+        r.next_u64() & 0xffff_ffff_ffff
+    )
+}
+
+/// Reports a `tap` whose parameters were invalid (`params` as substituted, not validated):
+/// only `finished` with `invalid_params`, to its `status_url` when that is a usable URL. The
+/// event's fields are read from `params` as far as they make sense.
+pub(crate) fn report_invalid(shared: &Shared, call_id: &str, params: &serde_json::Value) {
+    let text = |key: &str| params.get(key).and_then(serde_json::Value::as_str);
+    let Some(url) = text("status_url") else {
+        return;
+    };
+    let status = match shared.status.channel(url) {
+        Ok(status) => status,
+        Err(error) => {
+            tracing::warn!(%error, "tap status_url: the invalid tap is not reported");
+            return;
+        }
+    };
+    let lower = |key: &str| text(key).map(str::to_ascii_lowercase);
+    let direction = match lower("direction").as_deref() {
+        Some("listen" | "hear") => Direction::Listen,
+        Some("both") => Direction::Both,
+        _ => Direction::Speak,
+    };
+    let codec = match lower("codec").as_deref() {
+        Some("pcma") => Law::Alaw,
+        _ => Law::Ulaw,
+    };
+    let ptime = params
+        .get("rtp_ptime")
+        .and_then(|p| p.as_u64().or_else(|| p.as_str()?.parse().ok()))
+        .and_then(|ms| Ptime::from_ms(u32::try_from(ms).ok()?).ok())
+        .unwrap_or_default();
+    let uri = text("uri").unwrap_or_default();
+    let device = match uri.strip_prefix("rtp://") {
+        Some(rest) => {
+            let (host, port) = match rest.rsplit_once(':') {
+                Some((host, port)) => (host, port.parse().ok()),
+                None => (rest, None),
+            };
+            Device::RtpUnresolved {
+                host: host.to_string(),
+                port,
+                codec,
+                ptime,
+            }
+        }
+        None => Device::Ws {
+            uri: uri.to_string(),
+            codec,
+        },
+    };
+    let event = TapEvent {
+        session_id: call_id.to_string(),
+        call_id: call_id.to_string(),
+        segment_id: call_id.to_string(),
+        tag: None,
+        control_id: text("control_id").map_or_else(generated_control_id, str::to_string),
+        state: TapState::Tapping,
+        direction,
+        device,
+    };
+    finish_unstarted(event, Some(status), Reason::InvalidParams);
 }
 
 /// Reports a tap that never started: only `finished`, with `reason`.

@@ -401,37 +401,48 @@ async fn failing_taps(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn denied_and_refused_destinations_fail_the_tap_not_the_call() {
-    // A hosted node's policy: loopback is refused, before any packet or handshake.
-    let (vars, _) = failing_taps(
-        Ports::block(19),
-        "tap-denied",
-        server::sink::policy::DestinationPolicy::deny_private(Vec::new()),
-        |web| {
-            format!(
-                "version: 1.0.0
+    // A hosted node's policy: loopback is refused, before any packet or handshake. (Nothing
+    // on loopback can hear from such a node, so the document reports through the call: only
+    // two failed taps lead to the unanswered 480, anything else to 486.)
+    let ports = Ports::block(19);
+    let dir = std::env::temp_dir().join(format!("earshot-tap-denied-{}", std::process::id()));
+    let document = "version: 1.0.0
 sections:
   main:
-    - answer
     - tap:
         uri: rtp://127.0.0.1:4000
     - set:
-        rtp_result: \"%{{tap_result}}\"
+        rtp_result: \"%{tap_result}\"
     - tap:
         uri: ws://127.0.0.2:9/denied
-    - request:
-        url: {web}/vars
-        method: POST
-        body:
-          rtp: \"%{{rtp_result}}\"
-          ws: \"%{{tap_result}}\"
-    - hangup
-"
-            )
-        },
-    )
+    - cond:
+        - when: rtp_result == \"failed\" && tap_result == \"failed\"
+          then:
+            - hangup
+        - else:
+            - hangup:
+                reason: busy
+";
+    let mut config = node_config(ports.rtp(20));
+    config.destinations = server::sink::policy::DestinationPolicy::deny_private(Vec::new());
+    config.flow = swml_flow(&dir, document);
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let target = node.sip_udp_addr().to_string();
+    let xml = peer::scenario("uac_expect_480.xml");
+    Sipp::spawn(&SippRun {
+        name: "tap-denied",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(20),
+        args: &["-sf", &xml, "-s", "t", &target],
+    })
+    .expect_one_call()
     .await;
-    assert_eq!(vars["rtp"], "failed", "{vars}");
-    assert_eq!(vars["ws"], "failed", "{vars}");
+    let report = next_report(&mut reports).await;
+    assert_eq!(report.rejected, Some(480), "both taps failed: {report:?}");
+    drop(node);
 
     // A WebSocket receiver that refuses the connection: `connect_failed`, and only `finished`.
     let refused = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
@@ -470,6 +481,50 @@ sections:
     );
     assert_eq!(events[0]["params"]["reason"], "connect_failed");
     assert_eq!(events[0]["params"]["control_id"], "r1");
+
+    // Parameters invalid after substitution: nothing starts, and the failure is reported.
+    let (vars, events) = failing_taps(
+        Ports::block(19),
+        "tap-invalid",
+        server::sink::policy::DestinationPolicy::allow_all(),
+        |web| {
+            format!(
+                "version: 1.0.0
+sections:
+  main:
+    - answer
+    - set:
+        way: sideways
+    - tap:
+        uri: rtp://127.0.0.1:4000
+        control_id: bad
+        codec: PCMA
+        direction: \"%{{vars.way}}\"
+        status_url: {web}/events
+    - request:
+        url: {web}/vars
+        method: POST
+        body:
+          result: \"%{{tap_result}}\"
+          uri: \"%{{tap_uri}}\"
+    - hangup
+"
+            )
+        },
+    )
+    .await;
+    assert_eq!(vars["result"], "failed", "{vars}");
+    assert_eq!(vars["uri"], "rtp://127.0.0.1:4000");
+    assert_eq!(events.len(), 1, "{events:?}");
+    let params = &events[0]["params"];
+    assert_eq!(params["state"], "finished", "only finished: {params}");
+    assert_eq!(params["reason"], "invalid_params");
+    assert_eq!(params["control_id"], "bad");
+    assert_eq!(
+        params["device"],
+        serde_json::json!({"type": "rtp", "params": {"addr": "127.0.0.1", "port": 4000, "codec": "PCMA", "ptime": 20}})
+    );
+    assert_eq!(params["stats"]["frames_sent"], 0);
 }
 
 /// The status event bodies `status` receives, until `done` says enough, with their headers.
@@ -552,11 +607,13 @@ sections:
     config.taps.signing_key = Some(b"receiver's key".to_vec());
     let node = start(config).await;
     let mut reports = node.reports();
-    let heard_capture = Capture::start("tap-heard", &format!("dst port {heard_port}")).await;
-    let short_capture = Capture::start("tap-short", &format!("dst port {short_port}")).await;
-    let caller_capture = Capture::start(
-        "tap-heard-caller",
-        &format!("dst port {}", ports.sipp_media()),
+    // One tcpdump for the three streams: the two taps and what the caller received.
+    let capture = Capture::start(
+        "tap-heard",
+        &format!(
+            "dst port {heard_port} or dst port {short_port} or dst port {}",
+            ports.sipp_media()
+        ),
     )
     .await;
     let target = node.sip_udp_addr().to_string();
@@ -581,9 +638,15 @@ sections:
             && got.iter().any(|(l, _)| l["path"] == "/stopped")
     })
     .await;
-    let heard = rtp_packets(&heard_capture.stop().await);
-    let short = rtp_packets(&short_capture.stop().await);
-    let to_caller = rtp_packets(&caller_capture.stop().await);
+    let packets = rtp_packets(&capture.stop().await);
+    let to = |port: u16| -> Vec<peer::stream::RtpPacket> {
+        packets
+            .iter()
+            .filter(|p| p.dst.port() == port)
+            .cloned()
+            .collect()
+    };
+    let (heard, short, to_caller) = (to(heard_port), to(short_port), to(ports.sipp_media()));
 
     // The variables of an RTP tap, as the document saw them.
     let by_path = |path: &str| -> Vec<&serde_json::Value> {

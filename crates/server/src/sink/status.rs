@@ -86,6 +86,18 @@ pub enum Device {
         /// The tap's ptime.
         ptime: Ptime,
     },
+    /// An RTP tap that never started before its destination was resolved (invalid, denied or
+    /// unresolvable): the host and port as written; the port is `null` when the URI had none.
+    RtpUnresolved {
+        /// The host as written.
+        host: String,
+        /// The port as written.
+        port: Option<u16>,
+        /// The tap's codec.
+        codec: Law,
+        /// The tap's ptime.
+        ptime: Ptime,
+    },
     /// A WebSocket tap.
     Ws {
         /// The URI as given.
@@ -171,7 +183,7 @@ pub fn body(config: &StatusConfig, event: &TapEvent, at: SystemTime) -> String {
     enum DeviceJson {
         Rtp {
             addr: String,
-            port: u16,
+            port: Option<u16>,
             codec: &'static str,
             ptime: u32,
         },
@@ -195,6 +207,17 @@ pub fn body(config: &StatusConfig, event: &TapEvent, at: SystemTime) -> String {
             ptime,
         } => DeviceJson::Rtp {
             addr: addr.to_string(),
+            port: Some(*port),
+            codec: codec_name(*codec),
+            ptime: ptime.ms(),
+        },
+        Device::RtpUnresolved {
+            host,
+            port,
+            codec,
+            ptime,
+        } => DeviceJson::Rtp {
+            addr: host.clone(),
             port: *port,
             codec: codec_name(*codec),
             ptime: ptime.ms(),
