@@ -61,7 +61,7 @@ impl Routes {
     }
 }
 
-/// The document's `call` scope for `info`.
+/// The document's `call` scope for `info`; the node's ids are added by [`with_node_ids`].
 pub(crate) fn call_scope(info: &CallInfo) -> serde_json::Value {
     let headers: serde_json::Map<String, serde_json::Value> = info
         .headers
@@ -71,7 +71,7 @@ pub(crate) fn call_scope(info: &CallInfo) -> serde_json::Value {
     serde_json::json!({
         "call_id": info.call_id,
         "segment_id": info.call_id,
-        "node_id": "earshot",
+
         "direction": "inbound",
         "from": info.from,
         "to": info.to,
@@ -79,6 +79,17 @@ pub(crate) fn call_scope(info: &CallInfo) -> serde_json::Value {
         "type": "sip",
         "state": "created",
     })
+}
+
+/// `call` with the node's `node_id`, `project_id` and `space_id` (its configuration, the
+/// same ids as its status events).
+fn with_node_ids(mut call: serde_json::Value, rules: &crate::TapRules) -> serde_json::Value {
+    if let Some(scope) = call.as_object_mut() {
+        scope.insert("node_id".into(), rules.node_id.clone().into());
+        scope.insert("project_id".into(), rules.project_id.clone().into());
+        scope.insert("space_id".into(), rules.space_id.clone().into());
+    }
+    call
 }
 
 /// The document of `route` for a call whose `call` scope is `call`.
@@ -90,6 +101,7 @@ pub(crate) async fn resolve(
     match route {
         Route::Document(document) => Ok(document.clone()),
         Route::Url(url) => {
+            let call = with_node_ids(call.clone(), &shared.config.taps);
             let body = serde_json::json!({ "call": call, "vars": {}, "params": {} });
             let text = shared.http.fetch_route_document(url, &body).await?;
             swml::check(&text).map_err(|errors| {
@@ -179,7 +191,7 @@ pub(crate) async fn run(
     shared: &Shared,
     report: &mut CallReport,
 ) -> String {
-    let call_scope = call_scope(&info);
+    let call_scope = with_node_ids(call_scope(&info), &shared.config.taps);
     let call_id = info.call_id.clone();
     let mut interpreter = Interpreter::new(document, call_scope, serde_json::json!({}), Leg::now());
     let mut script = Script {

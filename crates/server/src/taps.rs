@@ -627,3 +627,47 @@ fn finish(mut tap: ActiveTap, reason: Reason, now: Instant) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ptime(ms: u32) -> Ptime {
+        Ptime::from_ms(ms).expect("a valid ptime")
+    }
+
+    #[test]
+    fn the_queue_holds_queue_ms_of_audio_and_never_less_than_a_frame() {
+        assert_eq!(queue_frames(1000, ptime(20)), 50);
+        assert_eq!(queue_frames(1000, ptime(30)), 33);
+        assert_eq!(queue_frames(250, ptime(120)), 2);
+        assert_eq!(queue_frames(0, ptime(20)), 1);
+    }
+
+    #[test]
+    fn max_duration_is_a_whole_number_of_frames() {
+        assert_eq!(max_frames(Duration::from_secs(1), ptime(20)), 50);
+        assert_eq!(max_frames(Duration::from_secs(1), ptime(30)), 33);
+        assert_eq!(max_frames(Duration::from_secs(3600), ptime(10)), 360_000);
+        assert_eq!(max_frames(Duration::ZERO, ptime(20)), 1);
+    }
+
+    #[test]
+    fn node_slots_stop_at_the_limit_and_come_back_when_dropped() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let first = NodeSlot::take(&count, Some(2)).expect("a first place");
+        let second = NodeSlot::take(&count, Some(2)).expect("a second place");
+        assert!(NodeSlot::take(&count, Some(2)).is_none(), "the limit holds");
+        assert_eq!(count.load(Ordering::Acquire), 2);
+        drop(first);
+        let third = NodeSlot::take(&count, Some(2)).expect("a place given back");
+        drop((second, third));
+        assert_eq!(count.load(Ordering::Acquire), 0);
+        let unlimited: Vec<NodeSlot> = (0..100)
+            .map(|_| NodeSlot::take(&count, None).expect("no limit"))
+            .collect();
+        assert_eq!(count.load(Ordering::Acquire), 100);
+        drop(unlimited);
+        assert_eq!(count.load(Ordering::Acquire), 0);
+    }
+}

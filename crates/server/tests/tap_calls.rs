@@ -578,6 +578,9 @@ sections:
           codec: \"%{{tap_codec}}\"
           rate: \"%{{tap_rate}}\"
           uri: \"%{{tap_uri}}\"
+          node: \"%{{call.node_id}}\"
+          project: \"%{{call.project_id}}\"
+          space: \"%{{call.space_id}}\"
     - tap:
         uri: rtp://127.0.0.1:{short_port}
         control_id: short
@@ -664,6 +667,10 @@ sections:
     assert_eq!(vars["codec"], "PCMU");
     assert_eq!(vars["rate"], "8000");
     assert_eq!(vars["uri"], format!("rtp://127.0.0.1:{heard_port}"));
+    // The document sees the node's ids as its status events carry them.
+    assert_eq!(vars["node"], "node-3");
+    assert_eq!(vars["project"], "project-7");
+    assert_eq!(vars["space"], "space-9");
     // The tap's packets come from the port the variable named, for the tap's whole life.
     let src_port: u16 = vars["src_port"]
         .as_str()
