@@ -401,6 +401,9 @@ async fn failing_taps(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn denied_and_refused_destinations_fail_the_tap_not_the_call() {
+    // What a document fetches follows the same policy as its taps.
+    document_http_follows_the_destination_policy(Ports::block(19)).await;
+
     // A hosted node's policy: loopback is refused, before any packet or handshake. (Nothing
     // on loopback can hear from such a node, so the document reports through the call: only
     // two failed taps lead to the unanswered 480, anything else to 486.)
@@ -1259,9 +1262,9 @@ sections:
     assert_eq!(calls.len(), 2, "two calls: {calls:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_document_http_request_and_fetch_follow_the_destination_policy() {
-    let ports = Ports::block(24);
+/// On a node that denies private destinations, a document's `request` and `execute` to a
+/// loopback URL fail and reach nothing.
+async fn document_http_follows_the_destination_policy(ports: Ports) {
     let mut web = python::PythonPeer::start("status_server.py", &["200"]).await;
     let web_url = format!("http://127.0.0.1:{}", web.port);
     let dir = std::env::temp_dir().join(format!("earshot-http-denied-{}", std::process::id()));
@@ -1405,4 +1408,150 @@ sections:
     assert_eq!(alive_end["reason"], "call_ended");
     assert_eq!(alive_end["stats"]["frames_sent"], alive.len());
     assert_eq!(alive_end["stats"]["frames_dropped"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taps_live_across_execute_and_connect_and_listen_then_carries_the_far_party() {
+    let ports = Ports::block(24);
+    // The far end's ports, inside this test's block.
+    let (far_sip, far_media) = (ports.sipp() + 50, ports.sipp_media() + 50);
+    let (said_port, heard_port) = (ports.sipp_media() + 70, ports.sipp_media() + 72);
+    let _said = std::net::UdpSocket::bind(("127.0.0.1", said_port)).expect("a receiver");
+    let _heard = std::net::UdpSocket::bind(("127.0.0.1", heard_port)).expect("a receiver");
+    let mut web = python::PythonPeer::start("status_server.py", &["200"]).await;
+    let events = format!("http://127.0.0.1:{}/events", web.port);
+    let dir = std::env::temp_dir().join(format!("earshot-tap-connect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let greeting = wav(600.0, 1.0);
+    std::fs::write(dir.join("greeting.wav"), &greeting).expect("the greeting");
+    let document = format!(
+        "version: 1.0.0
+sections:
+  main:
+    - answer
+    - tap:
+        uri: rtp://127.0.0.1:{said_port}
+        control_id: said
+        codec: PCMA
+        status_url: {events}
+    - tap:
+        uri: rtp://127.0.0.1:{heard_port}
+        control_id: heard
+        direction: listen
+        codec: PCMA
+        status_url: {events}
+    - play:
+        url: file://greeting.wav
+    - execute:
+        dest: bridge
+    - hangup
+  bridge:
+    - connect:
+        to: sip:far@127.0.0.1:{far_sip}
+"
+    );
+    let mut config = node_config(ports.rtp(20));
+    config.media_dir = dir.clone();
+    config.flow = swml_flow(&dir, &document);
+    let node = start(config).await;
+    let mut reports = node.reports();
+    let capture = Capture::start(
+        "tap-connect",
+        &format!(
+            "dst port {said_port} or dst port {heard_port} or dst port {}",
+            ports.sipp_media()
+        ),
+    )
+    .await;
+    // The far end answers PCMU and sends back what it receives.
+    let far_end = Sipp::spawn(&SippRun {
+        name: "tap-connect-far",
+        local_port: far_sip,
+        media_port: far_media,
+        calls: 1,
+        timeout: Duration::from_secs(30),
+        args: &["-sn", "uas", "-rtp_echo"],
+    });
+    // The caller (PCMA) plays g711a.pcap from its ACK on, then hangs up.
+    let target = node.sip_udp_addr().to_string();
+    let caller = Sipp::spawn(&SippRun {
+        name: "tap-connect",
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(30),
+        args: &["-sn", "uac_pcap", "-s", "tap", &target],
+    });
+    caller.expect_one_call().await;
+    far_end.expect_one_call().await;
+    let report = next_report(&mut reports).await;
+    assert_eq!(report.ended, "caller hung up", "{report:?}");
+    let got = status_events(&mut web, |got| {
+        got.iter()
+            .filter(|(_, b)| b["params"]["state"] == "finished")
+            .count()
+            == 2
+    })
+    .await;
+    let packets = rtp_packets(&capture.stop().await);
+    let to = |port: u16| -> Vec<peer::stream::RtpPacket> {
+        packets
+            .iter()
+            .filter(|p| p.dst.port() == port)
+            .cloned()
+            .collect()
+    };
+    let (said, heard, to_caller) = (to(said_port), to(heard_port), to(ports.sipp_media()));
+
+    // One stream each for the whole call, through `execute` and `connect`.
+    assert_continuous(&said, 8, 20);
+    assert_continuous(&heard, 8, 20);
+    // Speak: what the caller said, byte for byte (A-law both), before and during the bridge.
+    let spoken = audio(&sipp_pcap("g711a.pcap"));
+    let run = longest_common_run(&audio(&said), &spoken, Law::Alaw.silence());
+    assert!(
+        run * 100 >= spoken.len() * 95,
+        "speak: {run} of {} bytes in one piece",
+        spoken.len()
+    );
+    // Listen: first the greeting the node played, by the A-law table...
+    let heard_audio = audio(&heard);
+    let played: Vec<u8> = greeting[44..]
+        .chunks_exact(2)
+        .map(|s| Law::Alaw.encode(i16::from_le_bytes([s[0], s[1]])))
+        .collect();
+    let run = longest_common_run(&heard_audio, &played, Law::Alaw.silence());
+    assert!(
+        run * 100 >= played.len() * 99,
+        "listen: the greeting, {run} of {} bytes in one piece",
+        played.len()
+    );
+    // ...then the far party: its echo of the caller, relayed µ-law → A-law, as the caller
+    // heard it.
+    let echoed: Vec<u8> = spoken
+        .iter()
+        .map(|&a| Law::Alaw.transcode_from(Law::Ulaw, Law::Ulaw.transcode_from(Law::Alaw, a)))
+        .collect();
+    let run = longest_common_run(&heard_audio, &echoed, Law::Alaw.silence());
+    assert!(
+        run >= 16_000,
+        "listen: the far party, {run} bytes in one piece"
+    );
+    let run = longest_common_run(&heard_audio, &audio(&to_caller), Law::Alaw.silence());
+    assert!(
+        run >= 16_000,
+        "listen is what the caller heard: {run} bytes"
+    );
+
+    for (id, packets) in [("said", &said), ("heard", &heard)] {
+        let states: Vec<&serde_json::Value> = got
+            .iter()
+            .filter(|(_, b)| b["params"]["control_id"] == id)
+            .map(|(_, b)| &b["params"])
+            .collect();
+        assert_eq!(states.len(), 2, "{id}: {states:?}");
+        assert_eq!(states[0]["state"], "tapping");
+        assert_eq!(states[1]["reason"], "call_ended", "{id}");
+        assert_eq!(states[1]["stats"]["frames_sent"], packets.len(), "{id}");
+    }
 }
