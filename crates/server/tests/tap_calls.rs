@@ -251,6 +251,13 @@ sections:
         stereo: true
         codec: PCMA
         status_url: {events}
+    - request:
+        url: {events}/vars
+        method: POST
+        body:
+          result: \"%{{tap_result}}\"
+          channels: \"%{{tap_channels}}\"
+          codec: \"%{{tap_codec}}\"
     - tap:
         uri: ws://127.0.0.1:{}/never-reads
         control_id: stalled
@@ -291,10 +298,15 @@ sections:
     );
     let mut finished = std::collections::BTreeMap::new();
     let mut tapping = 0;
-    while finished.len() < 2 {
+    let mut vars = serde_json::Value::Null;
+    while finished.len() < 2 || vars.is_null() {
         let line = status.next(Duration::from_secs(15)).await;
         let body: serde_json::Value =
             serde_json::from_str(line["body"].as_str().expect("a body")).expect("JSON");
+        if line["path"] == "/events/vars" {
+            vars = body;
+            continue;
+        }
         let id = body["params"]["control_id"]
             .as_str()
             .expect("an id")
@@ -308,6 +320,10 @@ sections:
         }
     }
     assert_eq!(tapping, 2, "each tap reported tapping before finished");
+    // The stereo tap's variables, as the document saw them.
+    assert_eq!(vars["result"], "success", "{vars}");
+    assert_eq!(vars["channels"], "2", "{vars}");
+    assert_eq!(vars["codec"], "PCMA", "{vars}");
     let packets = rtp_packets(&capture.stop().await);
     let to_caller = rtp_packets(&caller_capture.stop().await);
 
