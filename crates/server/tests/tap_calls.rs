@@ -1018,6 +1018,9 @@ async fn wss_taps_verify_the_receiver_against_the_node_ca_file() {
     let (pem, key) = (path("rogue.pem"), path("rogue.key"));
     let rogue_server =
         python::PythonPeer::start("ws_server.py", &["receive", "0", "--tls", &pem, &key]).await;
+    // A server that takes the TCP connection (the kernel's backlog) and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let silent_port = silent.local_addr().expect("its address").port();
     let mut web = python::PythonPeer::start("status_server.py", &["200"]).await;
     let web_url = format!("http://127.0.0.1:{}", web.port);
     let document = format!(
@@ -1038,12 +1041,19 @@ sections:
         uri: wss://127.0.0.1:{}/rogue
         control_id: rogue
         status_url: {web_url}/events
+    - set:
+        rogue: \"%{{tap_result}}\"
+    - tap:
+        uri: wss://127.0.0.1:{silent_port}/silent
+        control_id: silent
+        status_url: {web_url}/events
     - request:
         url: {web_url}/vars
         method: POST
         body:
           secure: \"%{{secure}}\"
-          rogue: \"%{{tap_result}}\"
+          rogue: \"%{{rogue}}\"
+          silent: \"%{{tap_result}}\"
     - play:
         url: silence:2
     - hangup
@@ -1053,6 +1063,7 @@ sections:
     let mut config = node_config(ports.rtp(20));
     config.flow = swml_flow(&dir, &document);
     config.taps.ca_file = Some(dir.join("trusted-ca.pem"));
+    config.taps.connect_timeout = Duration::from_secs(1);
     let node = start(config).await;
     let mut reports = node.reports();
     let target = node.sip_udp_addr().to_string();
@@ -1073,7 +1084,7 @@ sections:
         got.iter()
             .filter(|(_, b)| b["params"]["state"] == "finished")
             .count()
-            == 2
+            == 3
             && got.iter().any(|(l, _)| l["path"] == "/vars")
     })
     .await;
@@ -1088,16 +1099,17 @@ sections:
     assert_eq!(vars["rogue"], "failed", "{vars}");
 
     // The trusted receiver: TLS verified against the CA file, the extension headers in the
-    // handshake, 20 ms messages for the 2 s of the call, Close 1000.
+    // handshake, 20 ms messages for the whole call, Close 1000.
     assert_eq!(connection["path"], "/secure");
     assert_eq!(connection["headers"]["x-customer"], "acme");
     assert_eq!(connection["headers"]["authorization"], "Bearer tok-123");
     assert_eq!(connection["sizes"], serde_json::json!([160]));
     assert_eq!(connection["close_code"], 1000, "{connection}");
     let binary = connection["binary"].as_u64().expect("a count");
+    // The call lasts the silent tap's 1 s wait and the 2 s of silence.
     assert!(
-        (95..=115).contains(&binary),
-        "about 2 s of messages: {binary}"
+        (140..=170).contains(&binary),
+        "about 3 s of messages: {binary}"
     );
     let states = |id: &str| -> Vec<&serde_json::Value> {
         got.iter()
@@ -1126,6 +1138,14 @@ sections:
     assert_eq!(rogue[0]["state"], "finished");
     assert_eq!(rogue[0]["reason"], "connect_failed");
     assert_eq!(rogue[0]["stats"]["frames_sent"], 0);
+
+    // The receiver that never answers the handshake: `connect_failed` at the node's connect
+    // timeout (1 s here), and the document went on.
+    assert_eq!(vars["silent"], "failed", "{vars}");
+    let silent_events = states("silent");
+    assert_eq!(silent_events.len(), 1, "{silent_events:?}");
+    assert_eq!(silent_events[0]["reason"], "connect_failed");
+    drop(silent);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
