@@ -595,6 +595,38 @@ mod tests {
     }
 
     #[test]
+    fn an_unresolved_rtp_device_names_the_host_as_written() {
+        let device = |port| TapEvent {
+            session_id: "sess".into(),
+            call_id: "call".into(),
+            segment_id: "seg".into(),
+            tag: None,
+            control_id: "ctl".into(),
+            state: TapState::Finished {
+                reason: Reason::InvalidParams,
+                stats: SinkStats::default(),
+            },
+            direction: Direction::Listen,
+            device: Device::RtpUnresolved {
+                host: "rec.example.com".into(),
+                port,
+                codec: Law::Alaw,
+                ptime: Ptime::DEFAULT,
+            },
+        };
+        let text = body(&config(), &device(Some(4000)), at());
+        assert!(
+            text.contains(r#""device":{"type":"rtp","params":{"addr":"rec.example.com","port":4000,"codec":"PCMA","ptime":20}},"reason":"invalid_params""#),
+            "{text}"
+        );
+        let text = body(&config(), &device(None), at());
+        assert!(
+            text.contains(r#""addr":"rec.example.com","port":null,"#),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn ws_finished_body_is_exact() {
         let event = TapEvent {
             session_id: "sess".into(),
