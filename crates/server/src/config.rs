@@ -31,6 +31,8 @@ pub struct NodeConfig {
     pub destinations: crate::sink::policy::DestinationPolicy,
     /// How long an inbound call may wait for the ACK of an offerless INVITE's 200.
     pub ack_timeout: Duration,
+    /// Tap limits, the send queue bound and what status events say of the node.
+    pub taps: crate::TapRules,
 }
 
 impl Default for NodeConfig {
@@ -50,6 +52,7 @@ impl Default for NodeConfig {
             tts_command: None,
             destinations: crate::sink::policy::DestinationPolicy::allow_all(),
             ack_timeout: Duration::from_secs(32),
+            taps: crate::TapRules::default(),
         }
     }
 }

@@ -1,14 +1,24 @@
 //! HTTP for call flows: SWML `request`, documents fetched for `execute`/`transfer` and for
 //! routes, and WAV files to `play`.
 //!
-//! One client per node, with the node's TLS configuration (rustls on ring, webpki roots),
-//! no proxy, at most 5 redirects, and a size limit on every answer so that a remote server
-//! cannot make a call hold unbounded memory. Requests run in tasks of their own: the call's
-//! media keeps its pace while one is under way.
+//! One client per node, with the node's TLS configuration (rustls on ring, webpki roots and
+//! the optional CA file), no proxy, at most 5 redirects, and a size limit on every answer so
+//! that a remote server cannot make a call hold unbounded memory. Requests run in tasks of
+//! their own: the call's media keeps its pace while one is under way.
+//!
+//! What a document asks for (`request`, `execute`/`transfer`, `play` of `http(s)://`) goes
+//! through the node's destination policy exactly as taps do (`tap.md` §8): an IP-literal host
+//! is judged before anything is sent, a name is judged on every address it resolves to, and
+//! each redirect is judged again. A denied URL fails the step with an error that names it.
+//! The documents of the node's own routes ([`FlowHttp::fetch_route_document`]) are
+//! configuration, not customer input, and are fetched without the policy.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use serde_json::Value;
+
+use crate::sink::policy::DestinationPolicy;
 
 /// The largest answer a `request` or a fetched document may have.
 pub const MAX_BODY: usize = 1 << 20;
@@ -17,10 +27,31 @@ pub const MAX_WAV: usize = 16 << 20;
 /// How long a document fetch may take.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most redirects one request follows.
+const MAX_REDIRECTS: usize = 5;
+
 /// The node's HTTP client for call flows.
 #[derive(Debug, Clone)]
 pub struct FlowHttp {
+    /// For what documents ask: under the destination policy.
     client: reqwest::Client,
+    /// For the node's own routes.
+    operator: reqwest::Client,
+    policy: DestinationPolicy,
+}
+
+/// Why `url`'s literal host may not be sent to; `None` for a name (judged when it resolves)
+/// or an allowed address.
+fn denied_literal(policy: &DestinationPolicy, url: &reqwest::Url) -> Option<String> {
+    let ip = match url.host()? {
+        url::Host::Ipv4(v4) => IpAddr::V4(v4),
+        url::Host::Ipv6(v6) => IpAddr::V6(v6),
+        url::Host::Domain(_) => return None,
+    };
+    policy
+        .check(ip)
+        .err()
+        .map(|denied| format!("{url} is not allowed by the node's destination policy: {denied}"))
 }
 
 /// An HTTP answer: its status and body (cut at the limit).
@@ -35,16 +66,38 @@ pub struct Answer {
 }
 
 impl FlowHttp {
-    /// A client using `tls`.
-    pub fn new(tls: &rustls::ClientConfig) -> Result<FlowHttp, String> {
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls.clone())
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .user_agent(crate::sink::ws::USER_AGENT)
+    /// A client using `tls`, whose document-driven requests follow `policy`.
+    pub fn new(tls: &rustls::ClientConfig, policy: DestinationPolicy) -> Result<FlowHttp, String> {
+        let builder = || {
+            reqwest::Client::builder()
+                .tls_backend_preconfigured(tls.clone())
+                .no_proxy()
+                .user_agent(crate::sink::ws::USER_AGENT)
+        };
+        let operator = builder()
+            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(FlowHttp { client })
+        let judge = policy.clone();
+        let mut guarded = builder().redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+            } else if let Some(denied) = denied_literal(&judge, attempt.url()) {
+                attempt.error(denied)
+            } else {
+                attempt.follow()
+            }
+        }));
+        if policy.deny_private {
+            guarded =
+                guarded.dns_resolver(crate::sink::status::PolicyResolver::new(policy.clone()));
+        }
+        let client = guarded.build().map_err(|e| e.to_string())?;
+        Ok(FlowHttp {
+            client,
+            operator,
+            policy,
+        })
     }
 
     /// Sends `method` to `url` with `headers` and an optional body; reads at most `limit` bytes.
@@ -57,8 +110,28 @@ impl FlowHttp {
         timeout: Duration,
         limit: usize,
     ) -> Result<Answer, String> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
+        if let Some(denied) = denied_literal(&self.policy, &parsed) {
+            return Err(denied);
+        }
+        Self::send_with(&self.client, method, url, headers, body, timeout, limit).await
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the parts of one request, as `send` takes them"
+    )]
+    async fn send_with(
+        client: &reqwest::Client,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: Option<&Value>,
+        timeout: Duration,
+        limit: usize,
+    ) -> Result<Answer, String> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
-        let mut request = self.client.request(method, url).timeout(timeout);
+        let mut request = client.request(method, url).timeout(timeout);
         for (name, value) in headers {
             request = request.header(name.as_str(), value.as_str());
         }
@@ -71,7 +144,7 @@ impl FlowHttp {
             }
             None => {}
         }
-        let mut response = request.send().await.map_err(|e| e.to_string())?;
+        let mut response = request.send().await.map_err(|e| error_chain(&e))?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -94,26 +167,61 @@ impl FlowHttp {
         })
     }
 
-    /// Fetches an SWML document: a POST of `body` (`{call, vars, params}`), answered 2xx with
-    /// `application/json`, `application/yaml` or `text/x-yaml`.
+    /// Fetches an SWML document for `execute`/`transfer`, under the destination policy: a POST
+    /// of `body` (`{call, vars, params}`), answered 2xx with `application/json`,
+    /// `application/yaml` or `text/x-yaml`.
     pub async fn fetch_document(&self, url: &str, body: &Value) -> Result<String, String> {
         let answer = self
             .send("POST", url, &[], Some(body), FETCH_TIMEOUT, MAX_BODY)
             .await?;
-        if !(200..300).contains(&answer.status) {
-            return Err(format!("{url} answered {}", answer.status));
-        }
-        let kind = answer.content_type.as_deref().unwrap_or("");
-        let kind = kind.split(';').next().unwrap_or("").trim();
-        if !matches!(
-            kind,
-            "application/json" | "application/yaml" | "text/x-yaml"
-        ) {
-            return Err(format!(
-                "{url} answered with Content-Type {kind:?}: expected application/json, \
-                 application/yaml or text/x-yaml"
-            ));
-        }
-        String::from_utf8(answer.body).map_err(|_| format!("{url} answered text that is not UTF-8"))
+        document_text(url, answer)
     }
+
+    /// Fetches the document of one of the node's routes, as [`FlowHttp::fetch_document`] but
+    /// without the destination policy: the node's operator chose the URL.
+    pub async fn fetch_route_document(&self, url: &str, body: &Value) -> Result<String, String> {
+        let answer = Self::send_with(
+            &self.operator,
+            "POST",
+            url,
+            &[],
+            Some(body),
+            FETCH_TIMEOUT,
+            MAX_BODY,
+        )
+        .await?;
+        document_text(url, answer)
+    }
+}
+
+/// An error with its sources: reqwest's own message omits what a resolver or a redirect
+/// policy said.
+fn error_chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The text of a fetched document, if the answer is one.
+fn document_text(url: &str, answer: Answer) -> Result<String, String> {
+    if !(200..300).contains(&answer.status) {
+        return Err(format!("{url} answered {}", answer.status));
+    }
+    let kind = answer.content_type.as_deref().unwrap_or("");
+    let kind = kind.split(';').next().unwrap_or("").trim();
+    if !matches!(
+        kind,
+        "application/json" | "application/yaml" | "text/x-yaml"
+    ) {
+        return Err(format!(
+            "{url} answered with Content-Type {kind:?}: expected application/json, \
+             application/yaml or text/x-yaml"
+        ));
+    }
+    String::from_utf8(answer.body).map_err(|_| format!("{url} answered text that is not UTF-8"))
 }

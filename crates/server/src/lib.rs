@@ -29,3 +29,4 @@ pub use dial::{DialOptions, DialReport, TONE_SEQUENCE_HZ, dial, tone_sequence};
 pub use error::ServerError;
 pub use node::Node;
 pub use script::{Route, Routes, load_routes};
+pub use taps::TapRules;

@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     pub(crate) tls: Arc<rustls::ClientConfig>,
     pub(crate) status: crate::sink::status::StatusPoster,
     pub(crate) pool: PortPool,
+    /// Taps running on the node, across its calls (`TapRules::per_node`).
+    pub(crate) taps_running: Arc<AtomicUsize>,
     active: AtomicUsize,
     draining: AtomicBool,
     shutdown: watch::Sender<bool>,
@@ -73,11 +75,18 @@ impl Node {
     pub async fn start(config: NodeConfig) -> Result<Node, ServerError> {
         crate::sink::tls::install_crypto_provider();
         let pool = PortPool::new(config.rtp)?;
-        let tls = crate::sink::tls::client_config(None)?;
-        let http =
-            crate::http::FlowHttp::new(&tls).map_err(|reason| ServerError::Http { reason })?;
+        let tls = crate::sink::tls::client_config(config.taps.ca_file.as_deref())?;
+        let http = crate::http::FlowHttp::new(&tls, config.destinations.clone())
+            .map_err(|reason| ServerError::Http { reason })?;
+        let status_config = crate::sink::status::StatusConfig {
+            project_id: config.taps.project_id.clone(),
+            space_id: config.taps.space_id.clone(),
+            node_id: config.taps.node_id.clone(),
+            signing_key: config.taps.signing_key.clone(),
+            ..crate::sink::status::StatusConfig::default()
+        };
         let status = crate::sink::status::StatusPoster::new(
-            crate::sink::status::StatusConfig::default(),
+            status_config,
             config.destinations.clone(),
             &tls,
         )
@@ -95,6 +104,7 @@ impl Node {
             tls,
             status,
             pool,
+            taps_running: Arc::new(AtomicUsize::new(0)),
             active: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
             shutdown,

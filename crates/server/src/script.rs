@@ -8,9 +8,10 @@
 //! `silence:`, `ring:`, `file://` WAV under the media directory and `http(s)://` WAV, `sleep`,
 //! every control flow method (the interpreter's own), `request`, `execute`/`transfer` to a
 //! document fetched over HTTP, and `connect` (the caller is answered first, then bridged; the
-//! script goes on when the far end hangs up). HTTP runs in a task of its own while this task
-//! keeps the call's media paced. Not yet: `say:` and `tap`/`stop_tap`: each fails cleanly
-//! (its result variable is `failed`, the script goes on) and is logged.
+//! script goes on when the far end hangs up), `say:` through the node's TTS command, and
+//! `tap`/`stop_tap` (`taps.rs`). HTTP runs in a task of its own while this task keeps the
+//! call's media paced; what a document fetches follows the node's destination policy
+//! (`http.rs`).
 
 use std::collections::BTreeMap;
 use std::net::UdpSocket;
@@ -60,7 +61,7 @@ impl Routes {
     }
 }
 
-/// The document's `call` scope for `info`.
+/// The document's `call` scope for `info`; the node's ids are added by [`with_node_ids`].
 pub(crate) fn call_scope(info: &CallInfo) -> serde_json::Value {
     let headers: serde_json::Map<String, serde_json::Value> = info
         .headers
@@ -70,7 +71,7 @@ pub(crate) fn call_scope(info: &CallInfo) -> serde_json::Value {
     serde_json::json!({
         "call_id": info.call_id,
         "segment_id": info.call_id,
-        "node_id": "earshot",
+
         "direction": "inbound",
         "from": info.from,
         "to": info.to,
@@ -78,6 +79,17 @@ pub(crate) fn call_scope(info: &CallInfo) -> serde_json::Value {
         "type": "sip",
         "state": "created",
     })
+}
+
+/// `call` with the node's `node_id`, `project_id` and `space_id` (its configuration, the
+/// same ids as its status events).
+fn with_node_ids(mut call: serde_json::Value, rules: &crate::TapRules) -> serde_json::Value {
+    if let Some(scope) = call.as_object_mut() {
+        scope.insert("node_id".into(), rules.node_id.clone().into());
+        scope.insert("project_id".into(), rules.project_id.clone().into());
+        scope.insert("space_id".into(), rules.space_id.clone().into());
+    }
+    call
 }
 
 /// The document of `route` for a call whose `call` scope is `call`.
@@ -89,8 +101,9 @@ pub(crate) async fn resolve(
     match route {
         Route::Document(document) => Ok(document.clone()),
         Route::Url(url) => {
+            let call = with_node_ids(call.clone(), &shared.config.taps);
             let body = serde_json::json!({ "call": call, "vars": {}, "params": {} });
-            let text = shared.http.fetch_document(url, &body).await?;
+            let text = shared.http.fetch_route_document(url, &body).await?;
             swml::check(&text).map_err(|errors| {
                 let first = errors.first().map(ToString::to_string).unwrap_or_default();
                 format!(
@@ -178,7 +191,7 @@ pub(crate) async fn run(
     shared: &Shared,
     report: &mut CallReport,
 ) -> String {
-    let call_scope = call_scope(&info);
+    let call_scope = with_node_ids(call_scope(&info), &shared.config.taps);
     let call_id = info.call_id.clone();
     let mut interpreter = Interpreter::new(document, call_scope, serde_json::json!({}), Leg::now());
     let mut script = Script {
@@ -482,6 +495,14 @@ impl Script<'_> {
                     })));
                 }
                 Action::StepFailed { path, error } => tracing::warn!(%path, %error, "step failed"),
+                Action::TapInvalid {
+                    path,
+                    error,
+                    params,
+                } => {
+                    tracing::warn!(%path, %error, "invalid_params: the tap was not started");
+                    crate::taps::report_invalid(self.shared, &self.call_id, &params);
+                }
                 Action::Failed { error } => tracing::warn!(%error, "the script failed"),
             }
         }
@@ -495,7 +516,7 @@ impl Script<'_> {
                 interpreter.handle_request_done(Some(answer.status), &body);
             }
             Done::Request(Err(error)) => {
-                tracing::info!(%error, "request failed");
+                tracing::warn!(%error, "request failed");
                 interpreter.handle_request_done(None, "");
             }
             Done::Document(result) => {

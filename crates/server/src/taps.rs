@@ -9,8 +9,10 @@
 //! event is delivered by a task of its own, so the call's end does not wait on receivers.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use g711::Law;
 use rand::RngCore;
@@ -27,8 +29,81 @@ use crate::sink::ws::{
 };
 use crate::sink::{Reason, SinkStats};
 
-/// Taps one call may run at once (the tap contract, section 8).
-const MAX_TAPS_PER_CALL: usize = 8;
+/// The node's rules for taps (the tap contract, sections 2, 5, 8 and 9): limits, the send
+/// queue bound, the connect timeout, the alignment windows and what status events say of the
+/// node. Configuration of the node, never of a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapRules {
+    /// Taps one call may run at once; one more fails with `limit_reached` (default 8).
+    pub per_call: usize,
+    /// Taps the whole node may run at once, across its calls; `None` (the default) sets no
+    /// limit beyond the per-call one.
+    pub per_node: Option<usize>,
+    /// The bound of each tap's send queue, in ms of audio (default 1000): when a receiver falls
+    /// this far behind, the oldest queued frame is dropped and counted.
+    pub queue_ms: u32,
+    /// How long a `tap` may wait for its sink to be ready (`tap.connect_timeout`, default 5 s).
+    pub connect_timeout: Duration,
+    /// How late incoming audio of `speak` and `listen` taps may be and still be placed, in ms.
+    pub window_ms: u32,
+    /// The same for `both` taps, which align two directions (default 40 ms).
+    pub window_both_ms: u32,
+    /// How long an RTP destination may answer every packet with ICMP errors (port or host
+    /// unreachable) before its tap finishes with `send_failed` (default 10 s).
+    pub rtp_refused_fatal_after: Duration,
+    /// `project_id` of every status event.
+    pub project_id: String,
+    /// `space_id` of every status event.
+    pub space_id: String,
+    /// `params.node_id` of every status event.
+    pub node_id: String,
+    /// The key of the `X-Earshot-Signature` HMAC-SHA256 of status events; none, no header.
+    pub signing_key: Option<Vec<u8>>,
+    /// A PEM file of CA certificates trusted besides the built-in web roots, for `wss://` taps
+    /// and every HTTPS request of the node (status events, documents, `request`, `play`).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for TapRules {
+    fn default() -> Self {
+        TapRules {
+            per_call: 8,
+            per_node: None,
+            queue_ms: 1000,
+            connect_timeout: Duration::from_secs(5),
+            window_ms: tap::DEFAULT_WINDOW_MS,
+            window_both_ms: tap::DEFAULT_WINDOW_BOTH_MS,
+            rtp_refused_fatal_after: Duration::from_secs(10),
+            project_id: String::new(),
+            space_id: String::new(),
+            node_id: "earshot".into(),
+            signing_key: None,
+            ca_file: None,
+        }
+    }
+}
+
+/// A running tap's place in the node's count; given back when the tap stops.
+struct NodeSlot(Arc<AtomicUsize>);
+
+impl NodeSlot {
+    /// Takes a place if fewer than `limit` taps run on the node.
+    fn take(count: &Arc<AtomicUsize>, limit: Option<usize>) -> Option<NodeSlot> {
+        let limit = limit.unwrap_or(usize::MAX);
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| NodeSlot(Arc::clone(count)))
+    }
+}
+
+impl Drop for NodeSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 enum Sink {
     Rtp(RtpSink),
@@ -44,6 +119,11 @@ struct ActiveTap {
     status: Option<StatusChannel>,
     event: TapEvent,
     next_due: Option<Instant>,
+    /// `max_duration` as frames still to send: the tap carries exactly that much audio, then
+    /// finishes by itself.
+    frames_left: Option<u64>,
+    /// Given back as soon as the tap stops.
+    slot: Option<NodeSlot>,
 }
 
 /// The running taps of a call.
@@ -79,17 +159,10 @@ impl Taps {
         now: Instant,
     ) -> Option<TapStarted> {
         self.generated += 1;
-        let control_id = params.control_id.clone().unwrap_or_else(|| {
-            let mut r = rand::rng();
-            format!(
-                "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
-                r.next_u32(),
-                r.next_u32() as u16,
-                r.next_u32() & 0xfff,
-                r.next_u32() & 0xfff,
-                r.next_u64() & 0xffff_ffff_ffff
-            )
-        });
+        let control_id = params
+            .control_id
+            .clone()
+            .unwrap_or_else(generated_control_id);
         let failed = |id: &str| {
             Some(TapStarted {
                 succeeded: false,
@@ -120,16 +193,34 @@ impl Taps {
             control_id: control_id.clone(),
             state: TapState::Tapping,
             direction: config.direction,
-            device: Device::Ws {
-                uri: params.uri_text.clone(),
-                codec: config.codec,
+            device: match &params.uri {
+                TapUri::Rtp { host, port } => Device::RtpUnresolved {
+                    host: host.clone(),
+                    port: Some(*port),
+                    codec: config.codec,
+                    ptime: Ptime::from_ms(u32::from(params.rtp_ptime_ms)).unwrap_or_default(),
+                },
+                TapUri::WebSocket { .. } => Device::Ws {
+                    uri: params.uri_text.clone(),
+                    codec: config.codec,
+                },
             },
         };
-        if self.list.len() >= MAX_TAPS_PER_CALL {
-            tracing::warn!(%control_id, "limit_reached: {MAX_TAPS_PER_CALL} taps on this call");
+        let rules = &shared.config.taps;
+        if self.list.len() >= rules.per_call {
+            tracing::warn!(%control_id, "limit_reached: {} taps on this call", rules.per_call);
             finish_unstarted(event, status, Reason::LimitReached);
             return failed(&control_id);
         }
+        let Some(slot) = NodeSlot::take(&shared.taps_running, rules.per_node) else {
+            tracing::warn!(%control_id, limit = ?rules.per_node, "limit_reached: taps on this node");
+            finish_unstarted(event, status, Reason::LimitReached);
+            return failed(&control_id);
+        };
+        config.window_ms = match config.direction {
+            Direction::Both => rules.window_both_ms,
+            _ => rules.window_ms,
+        };
         config.ptime = match Ptime::from_ms(u32::from(params.rtp_ptime_ms)) {
             Ok(p) => p,
             Err(error) => {
@@ -157,6 +248,7 @@ impl Taps {
                 };
                 let sink_config = RtpSinkConfig {
                     local_ip: shared.pool.config().ip,
+                    icmp_fatal_after: rules.rtp_refused_fatal_after,
                     ..RtpSinkConfig::default()
                 };
                 let sink = match RtpSink::open(&sink_config, dest) {
@@ -186,6 +278,8 @@ impl Taps {
                     status,
                     event,
                     next_due: Some(now),
+                    frames_left: params.max_duration.map(|d| max_frames(d, config.ptime)),
+                    slot: Some(slot),
                 });
                 Some(TapStarted {
                     succeeded: true,
@@ -231,12 +325,12 @@ impl Taps {
                         max_gap: std::time::Duration::from_millis(u64::from(r.max_gap_ms)),
                     }),
                 };
-                let sink = WsSink::start(
-                    target,
-                    policy,
-                    Arc::clone(&shared.tls),
-                    WsSinkConfig::default(),
-                );
+                let sink_config = WsSinkConfig {
+                    connect_timeout: rules.connect_timeout,
+                    queue_frames: Some(queue_frames(rules.queue_ms, config.ptime)),
+                    ..WsSinkConfig::default()
+                };
+                let sink = WsSink::start(target, policy, Arc::clone(&shared.tls), sink_config);
                 self.list.push(ActiveTap {
                     control_id,
                     config,
@@ -245,6 +339,8 @@ impl Taps {
                     status,
                     event,
                     next_due: None,
+                    frames_left: params.max_duration.map(|d| max_frames(d, config.ptime)),
+                    slot: Some(slot),
                 });
                 None
             }
@@ -281,7 +377,8 @@ impl Taps {
                     });
                 }
                 Some(WsEvent::Ended(end)) => {
-                    let tap = self.list.remove(i);
+                    let mut tap = self.list.remove(i);
+                    tap.slot = None;
                     let stats = match &tap.sink {
                         Sink::Ws(ws) => ws.stats(),
                         Sink::Rtp(r) => r.stats(),
@@ -326,7 +423,8 @@ impl Taps {
         }
     }
 
-    /// Runs every tap up to `now` and sends what is due.
+    /// Runs every tap up to `now` and sends what is due; finishes the taps whose
+    /// `max_duration` is up.
     pub(crate) fn drive(&mut self, now: Instant) {
         let mut failed = Vec::new();
         for (i, tap) in self.list.iter_mut().enumerate() {
@@ -335,16 +433,25 @@ impl Taps {
             tap.next_due = None;
             loop {
                 match core.poll_output() {
-                    Output::Transmit(frame) => match &mut tap.sink {
-                        Sink::Rtp(sink) => {
-                            if let Err(error) = sink.send(&frame) {
-                                tracing::warn!(%error, control_id = %tap.control_id, "tap send failed");
-                                failed.push(i);
-                                break;
-                            }
+                    Output::Transmit(frame) => {
+                        if let Some(left) = &mut tap.frames_left {
+                            *left = left.saturating_sub(1);
                         }
-                        Sink::Ws(ws) => ws.push(&frame),
-                    },
+                        match &mut tap.sink {
+                            Sink::Rtp(sink) => {
+                                if let Err(error) = sink.send(&frame) {
+                                    tracing::warn!(%error, control_id = %tap.control_id, "tap send failed");
+                                    failed.push((i, Reason::SendFailed));
+                                    break;
+                                }
+                            }
+                            Sink::Ws(ws) => ws.push(&frame),
+                        }
+                        if tap.frames_left == Some(0) {
+                            failed.push((i, Reason::MaxDuration));
+                            break;
+                        }
+                    }
                     Output::Timeout(t) => {
                         tap.next_due = Some(t);
                         break;
@@ -353,9 +460,9 @@ impl Taps {
                 }
             }
         }
-        for i in failed.into_iter().rev() {
+        for (i, reason) in failed.into_iter().rev() {
             let tap = self.list.remove(i);
-            finish(tap, Reason::SendFailed, now);
+            finish(tap, reason, now);
         }
     }
 
@@ -382,6 +489,81 @@ impl Taps {
     }
 }
 
+/// A control id for a tap that was given none: a random UUID v4.
+fn generated_control_id() -> String {
+    let mut r = rand::rng();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        r.next_u32(),
+        r.next_u32() as u16,
+        r.next_u32() & 0xfff,
+        r.next_u32() & 0xfff,
+        r.next_u64() & 0xffff_ffff_ffff
+    )
+}
+
+/// Reports a `tap` whose parameters were invalid (`params` as substituted, not validated):
+/// only `finished` with `invalid_params`, to its `status_url` when that is a usable URL. The
+/// event's fields are read from `params` as far as they make sense.
+pub(crate) fn report_invalid(shared: &Shared, call_id: &str, params: &serde_json::Value) {
+    let text = |key: &str| params.get(key).and_then(serde_json::Value::as_str);
+    let Some(url) = text("status_url") else {
+        return;
+    };
+    let status = match shared.status.channel(url) {
+        Ok(status) => status,
+        Err(error) => {
+            tracing::warn!(%error, "tap status_url: the invalid tap is not reported");
+            return;
+        }
+    };
+    let lower = |key: &str| text(key).map(str::to_ascii_lowercase);
+    let direction = match lower("direction").as_deref() {
+        Some("listen" | "hear") => Direction::Listen,
+        Some("both") => Direction::Both,
+        _ => Direction::Speak,
+    };
+    let codec = match lower("codec").as_deref() {
+        Some("pcma") => Law::Alaw,
+        _ => Law::Ulaw,
+    };
+    let ptime = params
+        .get("rtp_ptime")
+        .and_then(|p| p.as_u64().or_else(|| p.as_str()?.parse().ok()))
+        .and_then(|ms| Ptime::from_ms(u32::try_from(ms).ok()?).ok())
+        .unwrap_or_default();
+    let uri = text("uri").unwrap_or_default();
+    let device = match uri.strip_prefix("rtp://") {
+        Some(rest) => {
+            let (host, port) = match rest.rsplit_once(':') {
+                Some((host, port)) => (host, port.parse().ok()),
+                None => (rest, None),
+            };
+            Device::RtpUnresolved {
+                host: host.to_string(),
+                port,
+                codec,
+                ptime,
+            }
+        }
+        None => Device::Ws {
+            uri: uri.to_string(),
+            codec,
+        },
+    };
+    let event = TapEvent {
+        session_id: call_id.to_string(),
+        call_id: call_id.to_string(),
+        segment_id: call_id.to_string(),
+        tag: None,
+        control_id: text("control_id").map_or_else(generated_control_id, str::to_string),
+        state: TapState::Tapping,
+        direction,
+        device,
+    };
+    finish_unstarted(event, Some(status), Reason::InvalidParams);
+}
+
 /// Reports a tap that never started: only `finished`, with `reason`.
 fn finish_unstarted(mut event: TapEvent, status: Option<StatusChannel>, reason: Reason) {
     event.state = TapState::Finished {
@@ -394,11 +576,27 @@ fn finish_unstarted(mut event: TapEvent, status: Option<StatusChannel>, reason: 
     }
 }
 
+/// The frames of `max_duration` at `ptime` (at least one).
+fn max_frames(max_duration: Duration, ptime: Ptime) -> u64 {
+    (max_duration.as_millis() as u64 / u64::from(ptime.ms())).max(1)
+}
+
+/// The send queue's length for `queue_ms` of audio in frames of `ptime` (at least one).
+fn queue_frames(queue_ms: u32, ptime: Ptime) -> usize {
+    (queue_ms / ptime.ms()).max(1) as usize
+}
+
 /// Ends a tap: flushes its core into its sink, then delivers `finished` from a task of its own.
 fn finish(mut tap: ActiveTap, reason: Reason, now: Instant) {
+    tap.slot = None;
     if let Some(core) = &mut tap.core {
         core.handle_input(Input::Stop(now));
         while let Output::Transmit(frame) = core.poll_output() {
+            match &mut tap.frames_left {
+                Some(0) => break,
+                Some(left) => *left -= 1,
+                None => {}
+            }
             match &mut tap.sink {
                 Sink::Rtp(sink) => {
                     let _ = sink.send(&frame);
@@ -428,4 +626,48 @@ fn finish(mut tap: ActiveTap, reason: Reason, now: Instant) {
             status.finish().await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ptime(ms: u32) -> Ptime {
+        Ptime::from_ms(ms).expect("a valid ptime")
+    }
+
+    #[test]
+    fn the_queue_holds_queue_ms_of_audio_and_never_less_than_a_frame() {
+        assert_eq!(queue_frames(1000, ptime(20)), 50);
+        assert_eq!(queue_frames(1000, ptime(30)), 33);
+        assert_eq!(queue_frames(250, ptime(120)), 2);
+        assert_eq!(queue_frames(0, ptime(20)), 1);
+    }
+
+    #[test]
+    fn max_duration_is_a_whole_number_of_frames() {
+        assert_eq!(max_frames(Duration::from_secs(1), ptime(20)), 50);
+        assert_eq!(max_frames(Duration::from_secs(1), ptime(30)), 33);
+        assert_eq!(max_frames(Duration::from_secs(3600), ptime(10)), 360_000);
+        assert_eq!(max_frames(Duration::ZERO, ptime(20)), 1);
+    }
+
+    #[test]
+    fn node_slots_stop_at_the_limit_and_come_back_when_dropped() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let first = NodeSlot::take(&count, Some(2)).expect("a first place");
+        let second = NodeSlot::take(&count, Some(2)).expect("a second place");
+        assert!(NodeSlot::take(&count, Some(2)).is_none(), "the limit holds");
+        assert_eq!(count.load(Ordering::Acquire), 2);
+        drop(first);
+        let third = NodeSlot::take(&count, Some(2)).expect("a place given back");
+        drop((second, third));
+        assert_eq!(count.load(Ordering::Acquire), 0);
+        let unlimited: Vec<NodeSlot> = (0..100)
+            .map(|_| NodeSlot::take(&count, None).expect("no limit"))
+            .collect();
+        assert_eq!(count.load(Ordering::Acquire), 100);
+        drop(unlimited);
+        assert_eq!(count.load(Ordering::Acquire), 0);
+    }
 }

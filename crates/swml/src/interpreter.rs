@@ -10,7 +10,8 @@
 //! loops without the shell getting control back; `goto` jumps at most `max` times per step;
 //! at most [`MAX_TRANSFERS`] transfers per call and [`MAX_EXECUTE_DEPTH`] nested executes.
 //! A method whose parameters are invalid after substitution fails with
-//! [`Action::StepFailed`] and its result variable set to `failed`; the script goes on.
+//! [`Action::StepFailed`] ([`Action::TapInvalid`] for a `tap`) and its result variable set to
+//! `failed`; the script goes on.
 //! Control-flow errors end the script with [`Action::Failed`].
 
 use std::collections::{HashMap, VecDeque};
@@ -85,6 +86,17 @@ pub enum Action {
         path: String,
         /// Why.
         error: SwmlError,
+    },
+    /// A `tap` whose parameters are invalid was skipped: nothing was started and `tap_result`
+    /// is `failed`. The shell logs it and reports it: a `finished` event with reason
+    /// `invalid_params` to the `status_url` of `params`, when it has a usable one.
+    TapInvalid {
+        /// The step.
+        path: String,
+        /// Why.
+        error: SwmlError,
+        /// The step's parameters after substitution, as written (not validated).
+        params: Value,
     },
     /// The script cannot go on; [`Action::Finished`] follows.
     Failed {
@@ -610,6 +622,7 @@ impl Interpreter {
 
     fn method(&mut self, method: Method, path: &str, raw: &Value) -> Option<Action> {
         let at = format!("{path}.{}", method.name());
+        let mut invalid_tap = None;
         let typed = substitute_value(raw, &self.scopes()).and_then(|v| {
             let mut c = Checker::new(Mode::Run);
             match params::check(&mut c, method, &at, &v) {
@@ -618,6 +631,7 @@ impl Interpreter {
                     if method == Method::Tap {
                         let uri = v.get("uri").and_then(Value::as_str).unwrap_or_default();
                         self.set_tap_vars(uri, false);
+                        invalid_tap = Some(v);
                     }
                     Err(SwmlError::InvalidParams { errors: c.errors })
                 }
@@ -637,6 +651,13 @@ impl Interpreter {
                             .insert("connect_failed_reason".into(), text("invalid_params"));
                     }
                     Method::Answer | Method::Hangup | Method::Sleep => {}
+                }
+                if let Some(params) = invalid_tap {
+                    return Some(Action::TapInvalid {
+                        path: path.to_owned(),
+                        error,
+                        params,
+                    });
                 }
                 return Some(Action::StepFailed {
                     path: path.to_owned(),

@@ -334,12 +334,17 @@ fn tap_values_are_checked_after_substitution() {
     - stop_tap: {}
     - stop_tap: { control_id: other }
 "#));
-    let Action::StepFailed { error, .. } = it.poll_action() else {
+    let Action::TapInvalid { error, params, .. } = it.poll_action() else {
         panic!("the first tap fails")
     };
     assert_eq!(
         error.to_string(),
         r#"sections.main[1].tap.direction: expected one of speak, listen, both, found "speek""#
+    );
+    // What the shell reports the failure with: the parameters as substituted.
+    assert_eq!(
+        params,
+        json!({"uri": "wss://h.example/a", "direction": "speek"})
     );
     assert_eq!(var(&it, "tap_result"), json!("failed"));
     assert_eq!(var(&it, "tap_uri"), json!("wss://h.example/a"));

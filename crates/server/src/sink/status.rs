@@ -86,6 +86,18 @@ pub enum Device {
         /// The tap's ptime.
         ptime: Ptime,
     },
+    /// An RTP tap that never started before its destination was resolved (invalid, denied or
+    /// unresolvable): the host and port as written; the port is `null` when the URI had none.
+    RtpUnresolved {
+        /// The host as written.
+        host: String,
+        /// The port as written.
+        port: Option<u16>,
+        /// The tap's codec.
+        codec: Law,
+        /// The tap's ptime.
+        ptime: Ptime,
+    },
     /// A WebSocket tap.
     Ws {
         /// The URI as given.
@@ -171,7 +183,7 @@ pub fn body(config: &StatusConfig, event: &TapEvent, at: SystemTime) -> String {
     enum DeviceJson {
         Rtp {
             addr: String,
-            port: u16,
+            port: Option<u16>,
             codec: &'static str,
             ptime: u32,
         },
@@ -195,6 +207,17 @@ pub fn body(config: &StatusConfig, event: &TapEvent, at: SystemTime) -> String {
             ptime,
         } => DeviceJson::Rtp {
             addr: addr.to_string(),
+            port: Some(*port),
+            codec: codec_name(*codec),
+            ptime: ptime.ms(),
+        },
+        Device::RtpUnresolved {
+            host,
+            port,
+            codec,
+            ptime,
+        } => DeviceJson::Rtp {
+            addr: host.clone(),
             port: *port,
             codec: codec_name(*codec),
             ptime: ptime.ms(),
@@ -304,9 +327,16 @@ pub struct StatusPoster {
     inner: Arc<Inner>,
 }
 
-/// Resolves names, then judges every address by the policy.
+/// Resolves names, then judges every address by the policy (also used by the call flows'
+/// HTTP client).
 #[derive(Debug)]
-struct PolicyResolver(DestinationPolicy);
+pub(crate) struct PolicyResolver(DestinationPolicy);
+
+impl PolicyResolver {
+    pub(crate) fn new(policy: DestinationPolicy) -> PolicyResolver {
+        PolicyResolver(policy)
+    }
+}
 
 impl Resolve for PolicyResolver {
     fn resolve(&self, name: Name) -> Resolving {
@@ -561,6 +591,38 @@ mod tests {
         assert_eq!(
             body(&config(), &event, at()),
             r#"{"event_type":"calling.call.tap","event_channel":"swml:sess","timestamp":1732384791.482,"project_id":"p-1","space_id":"s-1","params":{"call_id":"call","node_id":"n-1","segment_id":"seg","control_id":"ctl","state":"tapping","tap":{"type":"audio","params":{"direction":"both"}},"device":{"type":"rtp","params":{"addr":"203.0.113.5","port":4000,"codec":"PCMU","ptime":20}}}}"#
+        );
+    }
+
+    #[test]
+    fn an_unresolved_rtp_device_names_the_host_as_written() {
+        let device = |port| TapEvent {
+            session_id: "sess".into(),
+            call_id: "call".into(),
+            segment_id: "seg".into(),
+            tag: None,
+            control_id: "ctl".into(),
+            state: TapState::Finished {
+                reason: Reason::InvalidParams,
+                stats: SinkStats::default(),
+            },
+            direction: Direction::Listen,
+            device: Device::RtpUnresolved {
+                host: "rec.example.com".into(),
+                port,
+                codec: Law::Alaw,
+                ptime: Ptime::DEFAULT,
+            },
+        };
+        let text = body(&config(), &device(Some(4000)), at());
+        assert!(
+            text.contains(r#""device":{"type":"rtp","params":{"addr":"rec.example.com","port":4000,"codec":"PCMA","ptime":20}},"reason":"invalid_params""#),
+            "{text}"
+        );
+        let text = body(&config(), &device(None), at());
+        assert!(
+            text.contains(r#""addr":"rec.example.com","port":null,"#),
+            "{text}"
         );
     }
 

@@ -1,12 +1,16 @@
 """A WebSocket server (the python3-websockets library) that receives a tap and reports it.
 
-Usage: ws_server.py MODE [ARG]. Prints JSON lines on stdout:
+Usage: ws_server.py MODE [ARG] [--tls CERT KEY]. Prints JSON lines on stdout:
   {"event": "listening", "port": P}            once, first
   {"event": "connection", ...}                 per connection, when it ends
+  {"event": "vanishing", "binary": N}          vanish_after only, just before the exit
 MODES
   receive          count binary messages, keep text messages, report the handshake headers
   drop_after N     abort the first connection after N binary messages; receive later ones
+  vanish_after N   after N binary messages, the whole process exits at once (its sockets are
+                   closed by the kernel, as when a receiver crashes)
   stall            complete the handshake by hand, then never read (a receive buffer of 4 KiB)
+--tls CERT KEY serves wss:// with that PEM certificate chain and key (receive modes only).
 The process exits when stdin closes (the test ends).
 """
 
@@ -14,7 +18,9 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
 import socket
+import ssl
 import sys
 
 import websockets
@@ -24,7 +30,7 @@ def out(obj):
     print(json.dumps(obj), flush=True)
 
 
-async def receive(mode, arg):
+async def receive(mode, arg, tls):
     connections = 0
 
     async def handler(ws, path=None):
@@ -45,6 +51,9 @@ async def receive(mode, arg):
                     if mode == "drop_after" and index == 1 and binary >= arg:
                         ws.transport.abort()
                         break
+                    if mode == "vanish_after" and binary >= arg:
+                        out({"event": "vanishing", "binary": binary})
+                        os._exit(0)
                 else:
                     texts.append(msg)
         except websockets.ConnectionClosed as e:
@@ -63,7 +72,11 @@ async def receive(mode, arg):
             "error": error,
         })
 
-    server = await websockets.serve(handler, "127.0.0.1", 0, ping_interval=None)
+    context = None
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls[0], tls[1])
+    server = await websockets.serve(handler, "127.0.0.1", 0, ping_interval=None, ssl=context)
     port = server.sockets[0].getsockname()[1]
     out({"event": "listening", "port": port})
     await wait_stdin_closed()
@@ -116,12 +129,18 @@ async def wait_stdin_closed():
 
 
 def main():
-    mode = sys.argv[1]
-    arg = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    args = sys.argv[1:]
+    tls = None
+    if "--tls" in args:
+        at = args.index("--tls")
+        tls = args[at + 1:at + 3]
+        del args[at:at + 3]
+    mode = args[0]
+    arg = int(args[1]) if len(args) > 1 else 0
     if mode == "stall":
         asyncio.run(stall())
     else:
-        asyncio.run(receive(mode, arg))
+        asyncio.run(receive(mode, arg, tls))
 
 
 if __name__ == "__main__":
