@@ -83,6 +83,7 @@ impl Node {
             space_id: config.taps.space_id.clone(),
             node_id: config.taps.node_id.clone(),
             signing_key: config.taps.signing_key.clone(),
+            timeout: config.taps.status_timeout,
             ..crate::sink::status::StatusConfig::default()
         };
         let status = crate::sink::status::StatusPoster::new(
@@ -158,6 +159,11 @@ impl Node {
     /// The SIP endpoint's counters.
     pub fn sip_stats(&self) -> EndpointStats {
         self.endpoint.stats()
+    }
+
+    /// The delivery counters of status events: delivered, retried, given up.
+    pub fn status_counters(&self) -> crate::sink::status::StatusCounters {
+        self.shared.status.counters()
     }
 
     /// A stream of reports, one per call as it ends, from now on.
