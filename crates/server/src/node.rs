@@ -47,6 +47,14 @@ impl Shared {
         CallSlot(&self.active)
     }
 
+    /// Whether more calls are running than `max_calls` allows, this one (already admitted)
+    /// included: two calls admitted at once may both be refused, never both run.
+    pub(crate) fn over_capacity(&self) -> bool {
+        self.config
+            .max_calls
+            .is_some_and(|max| self.active.load(Ordering::Relaxed) > max)
+    }
+
     pub(crate) fn draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
     }
