@@ -151,8 +151,8 @@ sections:
 }
 
 /// Asserts that the packets arrived on their 20 ms grid: against the grid set by the stream's
-/// own packets, no packet is more than 60 ms off (a stall of the node's timers or a burst
-/// would show as one).
+/// own packets, the arrivals spread at most 200 ms (a stall of the call's task or a burst
+/// would show as more; the margin is for a busy test machine).
 fn assert_paced(packets: &[RtpPacket]) {
     assert!(packets.len() > 100, "{} packets", packets.len());
     let offsets: Vec<f64> = packets
@@ -163,7 +163,7 @@ fn assert_paced(packets: &[RtpPacket]) {
     let min = offsets.iter().copied().fold(f64::INFINITY, f64::min);
     let max = offsets.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     assert!(
-        max - min <= 0.120,
+        max - min <= 0.200,
         "arrivals spread {:.0} ms around the 20 ms grid",
         (max - min) * 1000.0
     );

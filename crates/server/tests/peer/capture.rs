@@ -33,8 +33,18 @@ impl Capture {
         let _ = std::fs::remove_file(&file);
         let mut child = Command::new("tcpdump")
             // Immediate mode hands every packet over at once, so none is left in the kernel's
-            // ring when SIGTERM arrives.
-            .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-w"])
+            // ring when SIGTERM arrives; a 4 MiB ring rides out tcpdump being scheduled late
+            // on a busy machine.
+            .args([
+                "-i",
+                "lo",
+                "--immediate-mode",
+                "-B",
+                "4096",
+                "-U",
+                "-n",
+                "-w",
+            ])
             .arg(&file)
             .arg(format!("udp and ({filter})"))
             .stdin(Stdio::null())
