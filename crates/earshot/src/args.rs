@@ -22,6 +22,7 @@ Usage:
     --tts-command CMD     speaks say: text: sh -c CMD with the text as $1, an 8 kHz WAV on stdout
   earshot dial URI [DIAL OPTIONS]      call URI, play a tone sequence, hang up
   earshot check FILE...                validate SWML documents (JSON or YAML); exit 1 on errors
+  earshot bench [OPTIONS]              the load tool (earshot bench --help)
   earshot --help | --version
 
 SIP options (serve and dial):
@@ -46,6 +47,7 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     Dial(DialArgs),
     Check(Vec<std::path::PathBuf>),
+    Bench(Vec<String>),
 }
 
 pub(crate) struct SipArgs {
@@ -120,6 +122,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             }
             return Ok(Command::Check(files));
         }
+        Some("bench") => return Ok(Command::Bench(it.collect())),
         Some(c @ ("serve" | "dial")) => c.to_string(),
         Some(other) => return Err(format!("unknown command {other:?}")),
     };

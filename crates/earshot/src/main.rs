@@ -1,6 +1,7 @@
 //! The `earshot` command: `serve` runs the node, `dial` places a call.
 
 mod args;
+mod bench;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         Command::Check(files) => check(&files),
         Command::Serve(a) => run(a.log_level, serve(a)),
         Command::Dial(a) => run(a.log_level, dial(a)),
+        Command::Bench(a) => bench::main(&a),
     }
 }
 
