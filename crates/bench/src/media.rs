@@ -130,6 +130,9 @@ impl TapStream {
 #[derive(Default)]
 pub(crate) struct TapTally {
     pub(crate) latency: Histogram,
+    /// Latency of frames whose newest audio came from the caller (speak) and from the far
+    /// end (listen: relayed by the node to the caller first).
+    pub(crate) latency_by_side: [Histogram; 2],
     pub(crate) pacing: Histogram,
     pub(crate) received: u64,
     pub(crate) missing: u64,
@@ -138,6 +141,12 @@ pub(crate) struct TapTally {
 }
 
 impl TapTally {
+    /// Counts the latency of a frame whose newest source packet was `t`.
+    pub(crate) fn record_latency(&mut self, t: Tag, ns: i64) {
+        self.latency.record(ns);
+        self.latency_by_side[usize::from(t.stream % 2)].record(ns);
+    }
+
     /// Adds a stream's pacing and loss.
     pub(crate) fn add_pacing(&mut self, offsets: &[i64]) {
         if let Some(min) = offsets.iter().min() {
@@ -309,8 +318,9 @@ pub(crate) fn run(
                     let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
                     taps.entry(ssrc).or_default().note(seq, ns);
                     result.tap.received += 1;
-                    match tag::newest(&pkt[12..12 + PAYLOAD]).and_then(|t| shared.sent_at(t)) {
-                        Some(sent) => result.tap.latency.record(ns - sent),
+                    let newest = tag::newest(&pkt[12..12 + PAYLOAD]);
+                    match newest.and_then(|t| Some((t, shared.sent_at(t)?))) {
+                        Some((t, sent)) => result.tap.record_latency(t, ns - sent),
                         None => result.tap.silent += 1,
                     }
                 }

@@ -21,6 +21,11 @@ pub struct TapReport {
     pub frames_silent: u64,
     /// Source packet sent → tap frame received.
     pub latency: Summary,
+    /// Latency of frames whose newest audio is the caller's (`speak`).
+    pub latency_speak: Summary,
+    /// Latency of frames whose newest audio is the far end's, relayed to the caller
+    /// (`listen`).
+    pub latency_listen: Summary,
     /// Deviation of arrivals from each stream's `start + n·ptime` grid.
     pub pacing: Summary,
 }
@@ -102,7 +107,7 @@ impl Report {
         let mut s = format!(
             "{} {} calls={} window={:.1}s: node cpu {:.1}% = {:.2} us/in-pkt, {:.3}%/call \
              ({:.0} calls/core); rss {:.1} KiB/call\n  tap: {} streams, {} frames, {} missing, \
-             {} silent; latency p50/p99/max {:.2}/{:.2}/{:.2} ms; pacing p50/p99/max \
+             {} silent; latency p50/p99/max {:.2}/{:.2}/{:.2} ms (speak p99 {:.2}, listen p99 {:.2}); pacing p50/p99/max \
              {:.3}/{:.3}/{:.3} ms\n  relay {} of {} received; setup {:.0}/s ({} failed)",
             self.target,
             self.variant,
@@ -120,6 +125,8 @@ impl Report {
             t.latency.p50_ms,
             t.latency.p99_ms,
             t.latency.max_ms,
+            t.latency_speak.p99_ms,
+            t.latency_listen.p99_ms,
             t.pacing.p50_ms,
             t.pacing.p99_ms,
             t.pacing.max_ms,

@@ -360,6 +360,8 @@ pub fn run(config: &Config, command: &str) -> Result<Report, BenchError> {
             node_frames_sent: node_sent,
             frames_silent: tap.silent,
             latency: tap.latency.summary(),
+            latency_speak: tap.latency_by_side[0].summary(),
+            latency_listen: tap.latency_by_side[1].summary(),
             pacing: tap.pacing.summary(),
         },
         setup,

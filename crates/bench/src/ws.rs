@@ -14,7 +14,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::BenchError;
 use crate::media::{PTIME_NS, Shared, TapTally};
-use crate::stats::Histogram;
 use crate::tag;
 use crate::udp;
 
@@ -23,7 +22,9 @@ use crate::udp;
 pub(crate) struct WsTap {
     pub(crate) received: u64,
     pub(crate) silent: u64,
-    pub(crate) latency: Histogram,
+    /// (newest source packet, latency ns) per frame in the window: a histogram per tap would
+    /// cost megabytes for thousands of taps.
+    pub(crate) latency: Vec<(tag::Tag, i64)>,
     pub(crate) offsets: Vec<i64>,
     /// From the node's `stop` message.
     pub(crate) node_dropped: Option<u64>,
@@ -57,8 +58,9 @@ pub(crate) async fn listen(
                             if shared.in_window(ns) {
                                 tap.received += 1;
                                 tap.offsets.push(ns - index * PTIME_NS);
-                                match tag::newest(&frame).and_then(|t| shared.sent_at(t)) {
-                                    Some(sent) => tap.latency.record(ns - sent),
+                                let newest = tag::newest(&frame);
+                                match newest.and_then(|t| Some((t, shared.sent_at(t)?))) {
+                                    Some((t, sent)) => tap.latency.push((t, ns - sent)),
                                     None => tap.silent += 1,
                                 }
                             }
@@ -91,7 +93,9 @@ pub(crate) fn tally(taps: &[WsTap]) -> (TapTally, u64, u64, usize) {
     for tap in taps {
         t.received += tap.received;
         t.silent += tap.silent;
-        t.latency.merge(&tap.latency);
+        for &(newest, ns) in &tap.latency {
+            t.record_latency(newest, ns);
+        }
         t.add_pacing(&tap.offsets);
         if let (Some(d), Some(s)) = (tap.node_dropped, tap.node_sent) {
             dropped += d;
