@@ -265,6 +265,8 @@ pub fn run(config: &SuiteConfig, command: &str) -> Result<String, BenchError> {
         .map_err(|e| BenchError::Results(format!("{}: {e}", config.out_dir.display())))?;
     let ours = config.out_dir.join("earshot.jsonl");
     let theirs = config.out_dir.join("harness.jsonl");
+    // Per call count, earshot's runs then the harness's, so that the machine's load drifts
+    // alike for all systems of one count.
     for &n in &config.calls {
         for rep in 0..config.repeat {
             for &variant in &config.variants {
@@ -277,16 +279,16 @@ pub fn run(config: &SuiteConfig, command: &str) -> Result<String, BenchError> {
                 append(&ours, &report)?;
             }
         }
-    }
-    if let Some(harness) = &config.harness {
-        run_harness(
-            harness,
-            &config.calls,
-            config.repeat,
-            config.warmup,
-            config.duration,
-            &theirs,
-        )?;
+        if let Some(harness) = &config.harness {
+            run_harness(
+                harness,
+                &[n],
+                config.repeat,
+                config.warmup,
+                config.duration,
+                &theirs,
+            )?;
+        }
     }
     let points = load(&ours, config.harness.as_ref().map(|_| theirs.as_path()))?;
     let md = tables(&points);
