@@ -21,6 +21,9 @@ pub struct Panel {
     pub y_label: String,
     /// The lines.
     pub series: Vec<Series>,
+    /// A logarithmic y axis (decades), for figures that span orders of magnitude; values
+    /// at or below 0 are drawn at the axis' bottom.
+    pub log_y: bool,
 }
 
 const COLORS: [&str; 6] = [
@@ -75,13 +78,44 @@ pub fn svg(panels: &[Panel]) -> String {
             .iter()
             .flat_map(|s| s.points.iter().map(|p| p.1))
             .fold(0.0, f64::max);
-        let (xs, ys) = (step(xmax), step(ymax));
-        let (xtop, ytop) = (
-            (xmax / xs).ceil().max(1.0) * xs,
-            (ymax / ys).ceil().max(1.0) * ys,
-        );
+        let xs = step(xmax);
+        let xtop = (xmax / xs).ceil().max(1.0) * xs;
         let px = |x: f64| ox + LEFT + PW * x / xtop;
-        let py = |y: f64| TOP + PH - PH * y / ytop;
+        // Linear: round ticks from 0. Logarithmic: decades from the smallest positive value.
+        let (y_lo, y_hi, ticks): (f64, f64, Vec<f64>) = if panel.log_y {
+            let ymin = panel
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.1))
+                .filter(|v| *v > 0.0)
+                .fold(f64::INFINITY, f64::min);
+            let lo = if ymin.is_finite() {
+                ymin.log10().floor()
+            } else {
+                0.0
+            };
+            let hi = if ymax > 0.0 {
+                ymax.log10().ceil().max(lo + 1.0)
+            } else {
+                lo + 1.0
+            };
+            let ticks = (lo as i32..=hi as i32).map(|e| 10f64.powi(e)).collect();
+            (lo, hi, ticks)
+        } else {
+            let ys = step(ymax);
+            let top = (ymax / ys).ceil().max(1.0) * ys;
+            let n = (top / ys).round() as usize;
+            (0.0, top, (0..=n).map(|i| i as f64 * ys).collect())
+        };
+        let log = panel.log_y;
+        let py = move |y: f64| {
+            let v = if log {
+                if y > 0.0 { y.log10().max(y_lo) } else { y_lo }
+            } else {
+                y
+            };
+            TOP + PH - PH * (v - y_lo) / (y_hi - y_lo)
+        };
         let _ = writeln!(
             out,
             "<text x=\"{}\" y=\"20\" font-size=\"13\" text-anchor=\"middle\">{}</text>",
@@ -107,8 +141,7 @@ pub fn svg(panels: &[Panel]) -> String {
             );
             x += xs;
         }
-        let mut y = 0.0;
-        while y <= ytop + ys / 2.0 {
+        for y in ticks {
             let _ = writeln!(
                 out,
                 "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"#eee\"/>\
@@ -120,7 +153,6 @@ pub fn svg(panels: &[Panel]) -> String {
                 py(y) + 4.0,
                 (y * 1000.0).round() / 1000.0
             );
-            y += ys;
         }
         let _ = writeln!(
             out,
@@ -187,6 +219,7 @@ mod tests {
         let panel = Panel {
             title: "CPU".into(),
             y_label: "% of a core per call".into(),
+            log_y: false,
             series: vec![
                 Series {
                     name: "a<b".into(),
@@ -198,8 +231,14 @@ mod tests {
                 },
             ],
         };
-        let s = svg(&[panel.clone(), panel]);
+        let log = Panel {
+            log_y: true,
+            ..panel.clone()
+        };
+        let s = svg(&[panel, log]);
         assert_eq!(s.matches("<polyline").count(), 4);
+        // Decades from 0.1 to 1 on the logarithmic panel.
+        assert!(s.contains(">0.1</text>") && s.contains(">1</text>"));
         assert!(s.contains("a&lt;b") && s.starts_with("<svg") && s.ends_with("</svg>\n"));
     }
 }

@@ -232,11 +232,13 @@ pub fn chart(points: &Points) -> String {
             title: "CPU per call (relay + fork of both directions)".into(),
             y_label: "% of one core per call".into(),
             series: series(|p| p.cpu_pct_per_call),
+            log_y: false,
         },
         Panel {
-            title: "p99 tap / fork latency".into(),
+            title: "p99 tap / fork latency (log scale)".into(),
             y_label: "ms".into(),
             series: series(|p| p.p99_ms),
+            log_y: true,
         },
     ])
 }
