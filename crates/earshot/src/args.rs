@@ -28,6 +28,7 @@ Usage:
                                        take taps on rtp://HOST:PORT or ws://HOST:PORT (or status
                                        events on http://HOST:PORT), check them against the tap
                                        contract, write WAV files; exit 1 on violations
+  earshot bench [OPTIONS]              the load tool (earshot bench --help)
   earshot --help | --version
 
 SIP options (serve and dial):
@@ -54,6 +55,7 @@ pub(crate) enum Command {
     Check(Vec<std::path::PathBuf>),
     Demo(crate::demo::DemoArgs),
     Receive(crate::receive::ReceiveArgs),
+    Bench(Vec<String>),
 }
 
 pub(crate) struct SipArgs {
@@ -130,6 +132,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
         }
         Some("demo") => return crate::demo::DemoArgs::parse(it).map(Command::Demo),
         Some("receive") => return crate::receive::ReceiveArgs::parse(it).map(Command::Receive),
+        Some("bench") => return Ok(Command::Bench(it.collect())),
         Some(c @ ("serve" | "dial")) => c.to_string(),
         Some(other) => return Err(format!("unknown command {other:?}")),
     };

@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod receive;
+mod bench;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         // Only problems are logged: the demo and the receiver print their own progress.
         Command::Demo(a) => run(tracing::Level::WARN, demo::run(a)),
         Command::Receive(a) => run(tracing::Level::WARN, receive::run(a)),
+        Command::Bench(a) => bench::main(&a),
     }
 }
 
