@@ -11,21 +11,29 @@
 //! stops for the inactivity timeout). A call's taps live in its task (`taps.rs`). [`dial`]
 //! places an outbound call.
 
+pub mod api;
 mod bridge;
 mod call;
 mod config;
 mod dial;
 mod error;
 pub mod http;
+mod metrics;
 mod node;
+mod party;
+pub mod redact;
+mod registry;
 mod script;
 pub mod sink;
 mod taps;
 pub mod wav;
 
 pub use call::{CallFlow, CallReport};
-pub use config::NodeConfig;
+pub use config::{
+    ApiSection, Config, FlowSection, Listen, LogSection, NodeConfig, REDACTED, RtpSection,
+    ShutdownSection, SipSection, TapsSection,
+};
 pub use dial::{DialOptions, DialReport, dial};
 pub use error::ServerError;
-pub use node::Node;
+pub use node::{Node, ShutdownReport};
 pub use script::{Route, Routes, load_routes};

@@ -37,6 +37,7 @@ enum Sink {
 
 struct ActiveTap {
     control_id: String,
+    metrics: Arc<crate::metrics::Metrics>,
     config: TapConfig,
     /// `None` while a WebSocket tap is connecting.
     core: Option<Tap>,
@@ -44,6 +45,19 @@ struct ActiveTap {
     status: Option<StatusChannel>,
     event: TapEvent,
     next_due: Option<Instant>,
+}
+
+/// A running tap, as the control API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct TapView {
+    pub(crate) control_id: String,
+    /// `connecting` (a WebSocket handshake under way) or `tapping`.
+    pub(crate) state: &'static str,
+    pub(crate) direction: &'static str,
+    pub(crate) codec: &'static str,
+    pub(crate) device: serde_json::Value,
+    pub(crate) frames_sent: u64,
+    pub(crate) frames_dropped: u64,
 }
 
 /// The running taps of a call.
@@ -72,6 +86,38 @@ impl Taps {
     /// Starts a tap. RTP taps are ready at once; a WebSocket tap answers through
     /// [`Taps::next_ws_event`] once its handshake completes (`None` here).
     pub(crate) async fn start(
+        &mut self,
+        shared: &Shared,
+        call_id: &str,
+        params: &TapParams,
+        now: Instant,
+    ) -> Option<TapStarted> {
+        let before = self.list.len();
+        let started = self.start_tap(shared, call_id, params, now).await;
+        let transport = match params.uri {
+            TapUri::Rtp { .. } => crate::metrics::Transport::Rtp,
+            TapUri::WebSocket { .. } => crate::metrics::Transport::Ws,
+        };
+        if self.list.len() > before {
+            shared.metrics.tap_added(transport);
+            let tap = &self.list[self.list.len() - 1];
+            tracing::info!(
+                %call_id,
+                control_id = %tap.control_id,
+                uri = %crate::redact::uri(&params.uri_text),
+                ready = tap.core.is_some(),
+                "tap started"
+            );
+            if tap.core.is_some() {
+                shared.metrics.tap_started(transport);
+            }
+        } else {
+            shared.metrics.tap_refused(transport);
+        }
+        started
+    }
+
+    async fn start_tap(
         &mut self,
         shared: &Shared,
         call_id: &str,
@@ -150,7 +196,7 @@ impl Taps {
                 let dest: SocketAddr = match dest {
                     Ok(dest) => dest,
                     Err(error) => {
-                        tracing::warn!(%error, uri = %params.uri_text, "tap destination");
+                        tracing::warn!(%error, uri = %crate::redact::uri(&params.uri_text), "tap destination");
                         finish_unstarted(event, status, Reason::DestinationDenied);
                         return failed(&control_id);
                     }
@@ -180,6 +226,7 @@ impl Taps {
                 let core = Tap::new(config, now, RtpStart::random(&mut rand::rng())).ok();
                 self.list.push(ActiveTap {
                     control_id: control_id.clone(),
+                    metrics: Arc::clone(&shared.metrics),
                     config,
                     core,
                     sink: Sink::Rtp(sink),
@@ -239,6 +286,7 @@ impl Taps {
                 );
                 self.list.push(ActiveTap {
                     control_id,
+                    metrics: Arc::clone(&shared.metrics),
                     config,
                     core: None,
                     sink: Sink::Ws(sink),
@@ -269,6 +317,7 @@ impl Taps {
             };
             match event {
                 Some(WsEvent::Open) if tap.core.is_none() => {
+                    tap.metrics.tap_started(crate::metrics::Transport::Ws);
                     tap.core = Tap::new(tap.config, now, RtpStart::random(&mut rand::rng())).ok();
                     tap.next_due = Some(now);
                     if let Some(status) = &tap.status {
@@ -287,6 +336,12 @@ impl Taps {
                         Sink::Rtp(r) => r.stats(),
                     };
                     tracing::info!(control_id = %tap.control_id, reason = end.reason.code(), detail = ?end.detail, "tap finished");
+                    tap.metrics.tap_removed(
+                        crate::metrics::Transport::Ws,
+                        end.reason,
+                        tap.core.is_some(),
+                    );
+                    tap.metrics.tap_sink_done(&stats);
                     if tap.core.is_none() {
                         started.push(TapStarted {
                             succeeded: false,
@@ -374,6 +429,59 @@ impl Taps {
         true
     }
 
+    /// Whether a tap `control_id` runs (or connects).
+    pub(crate) fn contains(&self, control_id: &str) -> bool {
+        self.list.iter().any(|t| t.control_id == control_id)
+    }
+
+    /// The control id of the tap started last.
+    pub(crate) fn last_control_id(&self) -> Option<String> {
+        self.list.last().map(|t| t.control_id.clone())
+    }
+
+    /// The running taps, for the control API.
+    pub(crate) fn views(&self) -> Vec<TapView> {
+        self.list
+            .iter()
+            .map(|t| {
+                let stats = match &t.sink {
+                    Sink::Rtp(r) => r.stats(),
+                    Sink::Ws(w) => w.stats(),
+                };
+                let codec = crate::sink::ws::codec_name(t.config.codec);
+                let device = match &t.event.device {
+                    Device::Rtp {
+                        addr, port, ptime, ..
+                    } => serde_json::json!({
+                        "type": "rtp",
+                        "params": {"addr": addr.to_string(), "port": port, "codec": codec, "ptime": ptime.ms()},
+                    }),
+                    Device::Ws { uri, .. } => serde_json::json!({
+                        "type": "ws",
+                        "params": {"uri": crate::redact::uri(uri), "codec": codec},
+                    }),
+                };
+                TapView {
+                    control_id: t.control_id.clone(),
+                    state: if t.core.is_some() {
+                        "tapping"
+                    } else {
+                        "connecting"
+                    },
+                    direction: match t.config.direction {
+                        Direction::Speak => "speak",
+                        Direction::Listen => "listen",
+                        Direction::Both => "both",
+                    },
+                    codec,
+                    device,
+                    frames_sent: stats.frames_sent,
+                    frames_dropped: stats.frames_dropped,
+                }
+            })
+            .collect()
+    }
+
     /// Stops every tap with `reason` (the call ended).
     pub(crate) fn stop_all(&mut self, reason: Reason, now: Instant) {
         for tap in self.list.drain(..) {
@@ -408,6 +516,12 @@ fn finish(mut tap: ActiveTap, reason: Reason, now: Instant) {
         }
     }
     tracing::info!(control_id = %tap.control_id, reason = reason.code(), "tap finished");
+    let transport = match tap.sink {
+        Sink::Rtp(_) => crate::metrics::Transport::Rtp,
+        Sink::Ws(_) => crate::metrics::Transport::Ws,
+    };
+    tap.metrics
+        .tap_removed(transport, reason, tap.core.is_some());
     tokio::spawn(async move {
         let stats = match tap.sink {
             Sink::Rtp(sink) => sink.stats(),
@@ -421,6 +535,7 @@ fn finish(mut tap: ActiveTap, reason: Reason, now: Instant) {
                 ws.stats()
             }
         };
+        tap.metrics.tap_sink_done(&stats);
         let mut event = tap.event;
         event.state = TapState::Finished { reason, stats };
         if let Some(status) = tap.status {

@@ -296,6 +296,9 @@ struct Inner {
     config: StatusConfig,
     policy: DestinationPolicy,
     counters: Counters,
+    /// Channels whose task has not ended: events posted or still to be posted.
+    open: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
 }
 
 /// The node's status event poster: one HTTP client, counters, and a channel per tap.
@@ -344,6 +347,8 @@ impl StatusPoster {
                 config,
                 policy,
                 counters: Counters::default(),
+                open: std::sync::atomic::AtomicUsize::new(0),
+                idle: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -353,9 +358,13 @@ impl StatusPoster {
         let target = Target::parse(status_url, &self.inner.policy)?;
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let inner = Arc::clone(&self.inner);
+        inner.open.fetch_add(1, Ordering::Relaxed);
         let task = tokio::spawn(async move {
             while let Some(body) = rx.recv().await {
                 inner.deliver(&target, body).await;
+            }
+            if inner.open.fetch_sub(1, Ordering::Relaxed) == 1 {
+                inner.idle.notify_waiters();
             }
         });
         Ok(StatusChannel {
@@ -363,6 +372,25 @@ impl StatusPoster {
             task,
             config: Arc::clone(&self.inner),
         })
+    }
+
+    /// Channels that may still deliver: their tap runs, or their last events are on their
+    /// way (delivered or given up by the retry rule).
+    pub fn open_channels(&self) -> usize {
+        self.inner.open.load(Ordering::Relaxed)
+    }
+
+    /// Waits until no channel is open.
+    pub async fn idle(&self) {
+        loop {
+            let notified = self.inner.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.open_channels() == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// The counters so far.
