@@ -294,12 +294,15 @@ impl Config {
             .filter(|(k, _)| k.starts_with(PREFIX))
             .collect();
         env.sort();
+        let mut config = Config::try_from(table.clone())?;
         for (name, value) in env {
             apply_env(&mut table, &name, &value)?;
+            // Read after each variable, so that a bad value is blamed on its variable.
+            config = Config::try_from(table.clone()).map_err(|e| match e {
+                ServerError::Config { reason } => config_error(format!("{name}: {reason}")),
+                other => other,
+            })?;
         }
-        let config: Config = table
-            .try_into()
-            .map_err(|e: toml::de::Error| config_error(format!("environment: {}", e.message())))?;
         config.validate()?;
         Ok(config)
     }
@@ -312,6 +315,12 @@ impl Config {
             other => other.to_string(),
         })?;
         Ok(config)
+    }
+
+    fn try_from(table: toml::Table) -> Result<Config, ServerError> {
+        table
+            .try_into()
+            .map_err(|e: toml::de::Error| config_error(e.message().to_owned()))
     }
 
     fn to_table(&self) -> Result<toml::Table, ServerError> {
@@ -629,8 +638,10 @@ mod tests {
         assert!(env_err("EARSHOT_SIP_NOPE", "1").contains("EARSHOT_SIP_NOPE: no such setting"));
         assert!(env_err("EARSHOT_SIP_RATE_PER_SECOND", "many").contains("cannot read"));
         assert!(
-            env_err("EARSHOT_SIP_UDP", "here").contains("sip.udp")
-                || env_err("EARSHOT_SIP_UDP", "here").contains("invalid socket address")
+            env_err("EARSHOT_SIP_UDP", "here").contains("EARSHOT_SIP_UDP: invalid socket address")
+        );
+        assert!(
+            env_err("EARSHOT_RTP_LATCHING", "5").contains("EARSHOT_RTP_LATCHING: invalid type")
         );
     }
 }
