@@ -70,8 +70,10 @@ fn run(
 ) -> ExitCode {
     // One TLS crypto provider (ring) for WebSocket taps and HTTPS, before anything uses TLS.
     server::sink::tls::install_crypto_provider();
+    // Colours only on a terminal: a journal or a file gets plain text.
     let logs = tracing_subscriber::fmt()
         .with_max_level(level)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if json {
         logs.json().flatten_event(true).init();

@@ -71,7 +71,10 @@ impl FlowHttp {
             }
             None => {}
         }
-        let mut response = request.send().await.map_err(|e| e.to_string())?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| format!("{}: {}", crate::redact::uri(url), e.without_url()))?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -79,10 +82,15 @@ impl FlowHttp {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let mut out = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| e.without_url().to_string())?
+        {
             if out.len() + chunk.len() > limit {
                 return Err(format!(
-                    "the answer from {url} is larger than {limit} bytes"
+                    "the answer from {} is larger than {limit} bytes",
+                    crate::redact::uri(url)
                 ));
             }
             out.extend_from_slice(&chunk);
@@ -101,7 +109,11 @@ impl FlowHttp {
             .send("POST", url, &[], Some(body), FETCH_TIMEOUT, MAX_BODY)
             .await?;
         if !(200..300).contains(&answer.status) {
-            return Err(format!("{url} answered {}", answer.status));
+            return Err(format!(
+                "{} answered {}",
+                crate::redact::uri(url),
+                answer.status
+            ));
         }
         let kind = answer.content_type.as_deref().unwrap_or("");
         let kind = kind.split(';').next().unwrap_or("").trim();
@@ -110,10 +122,16 @@ impl FlowHttp {
             "application/json" | "application/yaml" | "text/x-yaml"
         ) {
             return Err(format!(
-                "{url} answered with Content-Type {kind:?}: expected application/json, \
-                 application/yaml or text/x-yaml"
+                "{} answered with Content-Type {kind:?}: expected application/json, \
+                 application/yaml or text/x-yaml",
+                crate::redact::uri(url)
             ));
         }
-        String::from_utf8(answer.body).map_err(|_| format!("{url} answered text that is not UTF-8"))
+        String::from_utf8(answer.body).map_err(|_| {
+            format!(
+                "{} answered text that is not UTF-8",
+                crate::redact::uri(url)
+            )
+        })
     }
 }

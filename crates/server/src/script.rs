@@ -95,7 +95,8 @@ pub(crate) async fn resolve(
             swml::check(&text).map_err(|errors| {
                 let first = errors.first().map(ToString::to_string).unwrap_or_default();
                 format!(
-                    "the document from {url} is invalid ({} errors): {first}",
+                    "the document from {} is invalid ({} errors): {first}",
+                    crate::redact::uri(url),
                     errors.len()
                 )
             })
@@ -679,8 +680,9 @@ fn playback(
             PlayUrl::Http(url) => {
                 let bytes = fetched
                     .next()
-                    .ok_or_else(|| format!("{url} was not fetched"))?;
-                let audio = crate::wav::decode(bytes, law).map_err(|e| format!("{url}: {e}"))?;
+                    .ok_or_else(|| format!("{} was not fetched", crate::redact::uri(url)))?;
+                let audio = crate::wav::decode(bytes, law)
+                    .map_err(|e| format!("{}: {e}", crate::redact::uri(url)))?;
                 samples.extend_from_slice(audio.samples());
             }
             PlayUrl::Say(_) => {
@@ -714,7 +716,11 @@ async fn fetch_audio(
                     )
                     .await?;
                 if !(200..300).contains(&answer.status) {
-                    return Err(format!("{url} answered {}", answer.status));
+                    return Err(format!(
+                        "{} answered {}",
+                        crate::redact::uri(&url),
+                        answer.status
+                    ));
                 }
                 files.push(answer.body);
             }

@@ -480,7 +480,7 @@ impl Inner {
             }
         }
         self.counters.failed.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(url = %target.url, "status event undeliverable ({last}): {body}");
+        tracing::warn!(url = %crate::redact::uri(target.url.as_str()), "status event undeliverable ({last}): {body}");
     }
 
     async fn attempt(&self, target: &Target, body: &str, signature: Option<&str>) -> Attempt {
