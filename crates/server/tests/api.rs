@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use g711::Law;
-use peer::capture::Capture;
+use peer::pcap::Datagram;
 use peer::sipp::{Sipp, SippRun};
 use peer::stream::{assert_continuous, audio, longest_common_run, rtp_packets, sipp_pcap};
 use peer::{DEADLINE, Ports, next_report, node_config, scenario, start};
@@ -100,6 +100,59 @@ impl Client {
     }
 }
 
+/// The tap's receiver: a plain UDP socket read by a thread of its own (a busy machine's
+/// packet capture may drop packets; a socket with a large buffer does not).
+struct Receiver {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<Datagram>>,
+}
+
+impl Receiver {
+    fn start(port: u16) -> Receiver {
+        let socket = std::net::UdpSocket::bind(("127.0.0.1", port)).expect("the tap's receiver");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("a read timeout");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let local = match socket.local_addr().expect("its address") {
+                SocketAddr::V4(v4) => v4,
+                SocketAddr::V6(_) => unreachable!("bound on 127.0.0.1"),
+            };
+            let mut datagrams = Vec::new();
+            let mut buf = [0u8; 2048];
+            let mut read = |socket: &std::net::UdpSocket| match socket.recv_from(&mut buf) {
+                Ok((n, SocketAddr::V4(src))) => {
+                    datagrams.push(Datagram {
+                        at: started.elapsed(),
+                        src,
+                        dst: local,
+                        payload: buf[..n].to_vec(),
+                    });
+                    true
+                }
+                _ => false,
+            };
+            while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                read(&socket);
+            }
+            // What is still queued in the socket arrived before the stop.
+            socket.set_nonblocking(true).expect("non-blocking");
+            while read(&socket) {}
+            datagrams
+        });
+        Receiver { stop, thread }
+    }
+
+    /// Everything received so far, once the socket has been drained.
+    fn stop(self) -> Vec<Datagram> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("the receiver thread")
+    }
+}
+
 async fn api(node: &Node) -> Api {
     Api::bind(
         node,
@@ -182,14 +235,12 @@ async fn credentials_are_required_and_a_failure_reveals_nothing() {
 async fn every_call_command_on_a_live_call() {
     let ports = Ports::block(27);
     let tap_port = ports.sipp_media() + 50;
-    // Something listens on the tap's port, so that no ICMP comes back.
-    let _receiver = std::net::UdpSocket::bind(("127.0.0.1", tap_port)).expect("the tap's receiver");
+    let receiver = Receiver::start(tap_port);
     let mut status = python::PythonPeer::start("status_server.py", &["200"]).await;
     let node = start(node_config(ports.rtp(20))).await;
     let mut reports = node.reports();
     let api = api(&node).await;
     let client = Client::new(api.addr().expect("the API listens"));
-    let capture = Capture::start("api-tap", &format!("dst port {tap_port}")).await;
     let target = node.sip_udp_addr().to_string();
     let caller = Sipp::spawn(&SippRun {
         name: "api-commands",
@@ -395,7 +446,7 @@ async fn every_call_command_on_a_live_call() {
         serde_json::from_str(finished["body"].as_str().expect("a body")).expect("JSON");
     assert_eq!(finished["params"]["state"], "finished", "{finished}");
     assert_eq!(finished["params"]["reason"], "stopped");
-    let packets = rtp_packets(&capture.stop().await);
+    let packets = rtp_packets(&receiver.stop());
     assert_eq!(finished["params"]["stats"]["frames_sent"], packets.len());
     assert!(packets.len() >= 100, "{} packets", packets.len());
     assert!(
