@@ -81,6 +81,24 @@ impl Client {
         self.send(request).await
     }
 
+    /// Polls `/metrics` until `series` reads `value` (a delivery is counted once its answer
+    /// is back, just after the receiver has reported it), within [`DEADLINE`].
+    async fn metric_until(&self, series: &str, value: u64) {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        let mut every = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            every.tick().await;
+            let page = self.get_text("/metrics").await.1;
+            if sample(&page, series) == value {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {series} = {value}:\n{page}"
+            );
+        }
+    }
+
     /// Polls `GET path` until `done` holds for its body, within [`DEADLINE`]: the way a client
     /// watches a call, bounded in time.
     async fn until(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -237,6 +255,7 @@ async fn every_call_command_on_a_live_call() {
     let tap_port = ports.sipp_media() + 50;
     let receiver = Receiver::start(tap_port);
     let mut status = python::PythonPeer::start("status_server.py", &["200"]).await;
+    let mut ws = python::PythonPeer::start("ws_server.py", &["receive"]).await;
     let node = start(node_config(ports.rtp(20))).await;
     let mut reports = node.reports();
     let api = api(&node).await;
@@ -472,10 +491,39 @@ async fn every_call_command_on_a_live_call() {
         sample(&page, "earshot_tap_frames_sent_total"),
         packets.len() as u64
     );
+    client
+        .metric_until("earshot_status_events_total{outcome=\"ok\"}", 2)
+        .await;
+
+    // A WebSocket tap of both directions: answered once its handshake is done.
+    let ws_tap = json!({
+        "command": "calling.tap",
+        "id": id,
+        "params": {
+            "control_id": "api-ws",
+            "tap": {"type": "audio", "params": {"direction": "both"}},
+            "device": {"type": "ws", "params": {"uri": format!("ws://127.0.0.1:{}/audio", ws.port), "codec": "PCMA"}},
+            "status_url": status_url,
+        },
+    });
+    let (code, started) = client.post(&ws_tap).await;
+    assert_eq!(code, 200, "{started}");
+    assert_eq!(started["control_id"], "api-ws");
     assert_eq!(
-        sample(&page, "earshot_status_events_total{outcome=\"ok\"}"),
-        2
+        started["source_device"],
+        json!({"type": "ws", "params": {"codec": "PCMA", "rate": 8000}})
     );
+    let tapping = status.next(Duration::from_secs(5)).await;
+    let tapping: Value =
+        serde_json::from_str(tapping["body"].as_str().expect("a body")).expect("JSON");
+    assert_eq!(tapping["params"]["state"], "tapping", "{tapping}");
+    assert_eq!(tapping["params"]["control_id"], "api-ws");
+    client
+        .until(&format!("/api/calling/calls/{id}"), "ws tap frames", |b| {
+            b["taps"][0]["control_id"] == "api-ws"
+                && b["taps"][0]["frames_sent"].as_u64() >= Some(25)
+        })
+        .await;
 
     // calling.end: the node hangs up; SIPp answers the BYE and counts one good call.
     assert_eq!(
@@ -490,6 +538,19 @@ async fn every_call_command_on_a_live_call() {
     caller.expect_one_call().await;
     let report = next_report(&mut reports).await;
     assert_eq!(report.ended, "ended by the API: hangup", "{report:?}");
+    // The WebSocket tap ended with the call: finished, Close 1000, every frame delivered.
+    let finished = status.next(Duration::from_secs(10)).await;
+    let finished: Value =
+        serde_json::from_str(finished["body"].as_str().expect("a body")).expect("JSON");
+    assert_eq!(finished["params"]["control_id"], "api-ws", "{finished}");
+    assert_eq!(finished["params"]["reason"], "call_ended");
+    let connection = ws.next(Duration::from_secs(10)).await;
+    assert_eq!(connection["close_code"], 1000, "{connection}");
+    assert_eq!(
+        connection["binary"],
+        finished["params"]["stats"]["frames_sent"]
+    );
+    assert!(connection["binary"].as_u64() >= Some(25), "{connection}");
     assert_eq!(
         client.get("/api/calling/calls").await,
         (200, json!({"data": []}))
@@ -500,6 +561,17 @@ async fn every_call_command_on_a_live_call() {
         sample(&page, "earshot_calls_total{direction=\"inbound\"}"),
         1
     );
+    assert_eq!(
+        sample(&page, "earshot_taps_started_total{transport=\"ws\"}"),
+        1
+    );
+    assert_eq!(
+        sample(&page, "earshot_taps_failed_total{transport=\"ws\"}"),
+        0
+    );
+    client
+        .metric_until("earshot_status_events_total{outcome=\"ok\"}", 4)
+        .await;
     assert!(
         sample(&page, "earshot_rtp_packets_total{direction=\"in\"}") >= report.stats.packets_in
     );
