@@ -327,7 +327,7 @@ pub(crate) async fn relay<C: Signalling>(
                 }
                 Some(_) => {}
             },
-            _ = shutdown.changed() => {
+            () = crate::node::stopped(&mut shutdown) => {
                 let _ = a_call.hangup().await;
                 let _ = b_call.hangup().await;
                 return RelayEnd::Both("node shut down".to_string());

@@ -140,7 +140,7 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
     ));
 
     if !shared.config.ring.is_zero()
-        && let Some(ended) = ring(&mut call, shared.config.ring).await
+        && let Some(ended) = ring(&mut call, shared.config.ring, shared.shutdown()).await
     {
         return ended;
     }
@@ -256,19 +256,30 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
     ended
 }
 
-/// Sends 180 and waits `ring`; returns how the call ended if the caller gave up meanwhile.
-async fn ring(call: &mut InboundCall, ring: Duration) -> Option<String> {
+/// Sends 180 and waits `ring`; returns how the call ended if the caller gave up meanwhile or
+/// the node began to shut down (the call is then refused).
+async fn ring(
+    call: &mut InboundCall,
+    ring: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> Option<String> {
     if let Err(error) = call.ringing() {
         return Some(format!("ringing failed: {error}"));
     }
     let until = tokio::time::Instant::now() + ring;
     loop {
-        match tokio::time::timeout_at(until, call.next_event()).await {
-            Err(_) => return None,
-            Ok(None) => return Some("signalling ended".into()),
-            Ok(Some(InboundEvent::Cancelled)) => return Some("caller cancelled".into()),
-            Ok(Some(InboundEvent::Terminated { reason })) => return Some(describe(&reason)),
-            Ok(Some(_)) => {}
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => return None,
+            event = call.next_event() => match event {
+                None => return Some("signalling ended".into()),
+                Some(InboundEvent::Cancelled) => return Some("caller cancelled".into()),
+                Some(InboundEvent::Terminated { reason }) => return Some(describe(&reason)),
+                Some(_) => {}
+            },
+            () = crate::node::stopped(&mut shutdown) => {
+                let _ = call.hangup().await;
+                return Some("node shut down".into());
+            }
         }
     }
 }
@@ -421,7 +432,7 @@ async fn run_media(
                     }
                 }
             },
-            _ = shutdown.changed() => {
+            () = crate::node::stopped(&mut shutdown) => {
                 let _ = call.hangup().await;
                 return "node shut down".into();
             }

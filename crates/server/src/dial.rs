@@ -350,7 +350,7 @@ async fn drive_placed(
                     return format!("ended by the API before the answer: {reason}");
                 }
             }
-            _ = shutdown.changed() => {
+            () = crate::node::stopped(&mut shutdown) => {
                 let _ = call.hangup().await;
                 taps.stop_all(crate::sink::Reason::CallEnded, Leg::now());
                 return "node shut down".into();

@@ -32,6 +32,12 @@ pub(crate) struct Shared {
     reports: broadcast::Sender<CallReport>,
 }
 
+/// Resolves once the node has begun to shut down, even if that was before this receiver
+/// was made (a call still setting up then ends as soon as it looks).
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
 /// Counts a call as active while it lives.
 #[derive(Debug)]
 pub(crate) struct CallSlot<'a>(&'a AtomicUsize);

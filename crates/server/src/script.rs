@@ -352,7 +352,7 @@ impl Script<'_> {
                     }
                     Some(InboundEvent::Acked { .. }) => {}
                 },
-                _ = shutdown.changed() => {
+                () = crate::node::stopped(&mut shutdown) => {
                     interpreter.handle_hangup();
                     let _ = self.call.hangup().await;
                     return "node shut down".into();
