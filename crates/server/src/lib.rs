@@ -10,6 +10,11 @@
 //! answer, play the caller's own audio back to it, hang up when it does (or when its media
 //! stops for the inactivity timeout). A call's taps live in its task (`taps.rs`). [`dial`]
 //! places an outbound call.
+//!
+//! Every call is in the node's registry (`registry.rs`) with a command queue its task selects
+//! on; the control API ([`api`]) reaches calls only through it. [`Config`] is the
+//! configuration file; [`Node::shutdown_gracefully`] drains, ends the calls and waits for
+//! every tap's `finished` event.
 
 pub mod api;
 mod bridge;
