@@ -25,6 +25,12 @@ Usage:
     --tts-command CMD     speaks say: text: sh -c CMD with the text as $1, an 8 kHz WAV on stdout
   earshot dial URI [DIAL OPTIONS]      call URI, play a tone sequence, hang up
   earshot check FILE...                validate SWML documents (JSON or YAML); exit 1 on errors
+  earshot demo [--seconds N] [--out DIR]
+                                       a tapped call on loopback, end to end, with a report
+  earshot receive URI [--out DIR] [--no-wav] [--json] [--duration SECS] [--once] [--idle SECS]
+                                       take taps on rtp://HOST:PORT or ws://HOST:PORT (or status
+                                       events on http://HOST:PORT), check them against the tap
+                                       contract, write WAV files; exit 1 on violations
   earshot --help | --version
 
 SIP options (serve and dial):
@@ -50,6 +56,8 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     Dial(DialArgs),
     Check(Vec<std::path::PathBuf>),
+    Demo(crate::demo::DemoArgs),
+    Receive(crate::receive::ReceiveArgs),
 }
 
 /// The SIP and RTP flags; each `None` when not given (the configuration decides).
@@ -130,6 +138,8 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             }
             return Ok(Command::Check(files));
         }
+        Some("demo") => return crate::demo::DemoArgs::parse(it).map(Command::Demo),
+        Some("receive") => return crate::receive::ReceiveArgs::parse(it).map(Command::Receive),
         Some(c @ ("serve" | "dial")) => c.to_string(),
         Some(other) => return Err(format!("unknown command {other:?}")),
     };

@@ -1,7 +1,10 @@
 //! The `earshot` command: `serve` runs the node (configured by defaults, a TOML file, the
-//! environment and flags, in that order), `dial` places a call, `check` validates documents.
+//! environment and flags, in that order), `dial` places a call, `check` validates documents,
+//! `demo` shows a tap end to end, `receive` takes taps and checks them.
 
 mod args;
+mod demo;
+mod receive;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -29,6 +32,9 @@ fn main() -> ExitCode {
         Command::Check(files) => check(&files),
         Command::Serve(a) => serve_command(a),
         Command::Dial(a) => dial_command(a),
+        // Only problems are logged: the demo and the receiver print their own progress.
+        Command::Demo(a) => run(tracing::Level::WARN, false, demo::run(a)),
+        Command::Receive(a) => run(tracing::Level::WARN, false, receive::run(a)),
     }
 }
 

@@ -50,12 +50,16 @@ pub struct DialReport {
     pub ended: String,
 }
 
-/// A recognisable test signal: 440, 660 and 880 Hz, half a second each, over and over.
-pub(crate) fn tone_sequence(law: Law, duration: Duration) -> Vec<u8> {
+/// The frequencies of [`tone_sequence`], in the order played.
+pub const TONE_SEQUENCE_HZ: [f64; 3] = [440.0, 660.0, 880.0];
+
+/// What [`dial`] plays: a recognisable test signal, [`TONE_SEQUENCE_HZ`] half a second each,
+/// over and over, at amplitude 8000, as `duration` of G.711 in `law`.
+pub fn tone_sequence(law: Law, duration: Duration) -> Vec<u8> {
     let n = (duration.as_millis() as usize) * 8;
     (0..n)
         .map(|i| {
-            let hz = [440.0, 660.0, 880.0][(i / 4000) % 3];
+            let hz = TONE_SEQUENCE_HZ[(i / 4000) % 3];
             let v = 8000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin();
             law.encode(v as i16)
         })

@@ -38,7 +38,7 @@ pub use config::{
     ApiSection, Config, FlowSection, Listen, LogSection, NodeConfig, REDACTED, RtpSection,
     ShutdownSection, SipSection, TapsSection,
 };
-pub use dial::{DialOptions, DialReport, dial};
+pub use dial::{DialOptions, DialReport, TONE_SEQUENCE_HZ, dial, tone_sequence};
 pub use error::ServerError;
 pub use node::{Node, ShutdownReport};
 pub use script::{Route, Routes, load_routes};
