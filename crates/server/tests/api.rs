@@ -233,6 +233,13 @@ async fn credentials_are_required_and_a_failure_reveals_nothing() {
         response.headers()["www-authenticate"],
         "Basic realm=\"earshot\""
     );
+    // Paths and methods that do not exist get error bodies too.
+    let put = client
+        .send(client.http.put(&url).basic_auth(USER, Some(TOKEN)))
+        .await;
+    assert_eq!(error(&put), (405, "method_not_allowed", None));
+    let nowhere = client.get("/api/calling/nowhere").await;
+    assert_eq!(error(&nowhere), (404, "not_found", None));
     // With them, an empty list; the operations endpoints need none.
     assert_eq!(
         client.get("/api/calling/calls").await,

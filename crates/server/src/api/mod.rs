@@ -154,7 +154,10 @@ impl Api {
             } else {
                 api
             };
-            let (bound, task) = serve(listen, router.fallback(not_found), state.clone()).await?;
+            let router = router
+                .fallback(not_found)
+                .method_not_allowed_fallback(method_not_allowed);
+            let (bound, task) = serve(listen, router, state.clone()).await?;
             addr = Some(bound);
             tasks.push(task);
             if options.ops_listen == Listen::OnApi {
@@ -163,7 +166,10 @@ impl Api {
         }
         match options.ops_listen {
             Listen::Addr(listen) => {
-                let (bound, task) = serve(listen, ops.fallback(not_found), state).await?;
+                let router = ops
+                    .fallback(not_found)
+                    .method_not_allowed_fallback(method_not_allowed);
+                let (bound, task) = serve(listen, router, state).await?;
                 ops_addr = Some(bound);
                 tasks.push(task);
             }
@@ -229,6 +235,10 @@ async fn serve(
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such resource")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
 }
 
 async fn health() -> &'static str {
