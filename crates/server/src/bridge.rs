@@ -80,8 +80,13 @@ pub(crate) async fn dial_far<C: Signalling>(
         Ok(call) => call,
         Err(error) => return failed(500, error.to_string()),
     };
+    let mut shutdown = shared.shutdown();
     let media: NegotiatedMedia = loop {
         tokio::select! {
+            () = crate::node::stopped(&mut shutdown) => {
+                let _ = call.hangup().await;
+                return failed(503, "the node is shutting down".into());
+            }
             event = call.next_event() => match event {
                 Some(OutboundEvent::Answered { sdp: Some(answer) }) => match sdp.handle_answer(&answer) {
                     Ok(media) => break media,
