@@ -76,15 +76,31 @@ fn run(
 ) -> ExitCode {
     // One TLS crypto provider (ring) for WebSocket taps and HTTPS, before anything uses TLS.
     server::sink::tls::install_crypto_provider();
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // The SIP stack logs every message it sends and receives at info: only at debug and
+    // below is that wanted; otherwise its warnings and errors.
+    let stack = if level >= tracing::Level::DEBUG {
+        level
+    } else {
+        tracing::Level::WARN
+    };
+    let targets = tracing_subscriber::filter::Targets::new()
+        .with_default(level)
+        .with_target("rsipstack", stack);
     // Colours only on a terminal: a journal or a file gets plain text.
     let logs = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if json {
-        logs.json().flatten_event(true).init();
+        logs.json()
+            .flatten_event(true)
+            .finish()
+            .with(targets)
+            .init();
     } else {
-        logs.init();
+        logs.finish().with(targets).init();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,7 +1,7 @@
 //! The `earshot` command's configuration and lifecycle, run as a user runs it: the documented
 //! default configuration is the real one, files, variables and flags override in that order,
 //! mistakes are named, and `earshot serve` answers `/health` and `/ready`, logs JSON when
-//! asked, and stops cleanly on SIGTERM.
+//! asked (one line per call and tap change, credentials hidden), and stops cleanly on SIGTERM.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -364,4 +364,91 @@ mod toml_view {
                 .to_string()
         }
     }
+}
+
+#[test]
+fn logs_say_each_call_and_tap_change_once_and_hide_credentials() {
+    // A node whose document taps to URIs that carry secrets; `earshot dial` calls it for a
+    // second. Ports of this test's own (the RTP range past the other test's).
+    let document = r#"{"version": "1.0.0", "sections": {"main": ["answer",
+        {"tap": {"uri": "ws://bob:pw-secret-1@127.0.0.1:9/a?token=secret-2&lang=en",
+                 "status_url": "http://u:secret-3@127.0.0.1:9/s?sig=secret-4"}},
+        {"tap": {"uri": "ws://127.0.0.1:9/b?access_token=secret-5"}},
+        {"play": {"url": "silence:3"}}]}}"#;
+    let mut serve = earshot()
+        .args([
+            "serve",
+            "--sip",
+            "127.0.0.1:0",
+            "--sip-tcp",
+            "off",
+            "--api",
+            "off",
+        ])
+        .args(["--rtp-ports", "55020-55039", "--log-format", "json"])
+        .args(["--swml-inline", document])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("earshot serve starts");
+    let mut out = BufReader::new(serve.stdout.take().expect("stdout"));
+    let mut listening = String::new();
+    out.read_line(&mut listening).expect("the startup line");
+    let sip = listening
+        .split("SIP udp ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no SIP address in {listening:?}"))
+        .to_owned();
+    let dial = run(earshot()
+        .args([
+            "dial",
+            &format!("sip:tap@{sip}"),
+            "--sip",
+            "127.0.0.1:0",
+            "--sip-tcp",
+            "off",
+        ])
+        .args(["--rtp-ports", "55040-55059", "--duration", "1"]));
+    assert!(dial.status.success(), "{dial:?}");
+    // The call's end is on stdout; then stop the node and read everything it logged.
+    let mut ended = String::new();
+    out.read_line(&mut ended).expect("the call's line");
+    assert!(ended.starts_with("call "), "{ended:?}");
+    let term = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(term.success());
+    let output = serve.wait_with_output().expect("earshot serve exits");
+    assert!(output.status.success(), "{output:?}");
+    let logs = String::from_utf8(output.stderr).expect("UTF-8 logs");
+    assert!(!logs.contains("secret"), "a secret was logged:\n{logs}");
+    assert!(logs.contains("<redacted>"), "{logs}");
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let count = |message: &str| lines.iter().filter(|l| l["message"] == message).count();
+    assert_eq!(count("call offered"), 1, "{logs}");
+    assert_eq!(count("call answered"), 1, "{logs}");
+    assert_eq!(count("call ended"), 1, "{logs}");
+    // The first tap is refused (user information in a WebSocket URI), the second starts
+    // connecting and finishes with connect_failed: one line each.
+    assert_eq!(count("tap started"), 1, "{logs}");
+    assert_eq!(count("tap finished"), 1, "{logs}");
+    let call_id = lines
+        .iter()
+        .find(|l| l["message"] == "call offered")
+        .map(|l| l["call_id"].clone())
+        .expect("a call id");
+    for message in ["call answered", "call ended", "tap started", "tap finished"] {
+        let line = lines
+            .iter()
+            .find(|l| l["message"] == message)
+            .expect("the line");
+        assert_eq!(line["call_id"], call_id, "{line}");
+    }
+    // Nothing of the SIP stack's per-message chatter at info.
+    assert!(!logs.contains("raw_message"), "{logs}");
 }

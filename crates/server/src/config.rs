@@ -198,7 +198,7 @@ pub struct ApiSection {
     /// The control API's listen address, or `"off"`.
     pub listen: String,
     /// Where `/health`, `/ready` and `/metrics` are served without credentials: an address,
-    /// `"api"` (on the API listener, still without credentials) or `"off"`.
+    /// `"api"` (on the API listener, still without credentials; off when it is) or `"off"`.
     pub ops_listen: String,
     /// The Basic-auth user of the API.
     pub project_id: String,

@@ -67,6 +67,25 @@ pub fn uri(uri: &str) -> String {
     out
 }
 
+/// `text` with every URI in it (`scheme://…` up to a space, quote, bracket or comma)
+/// passed through [`uri`]: for error messages and bodies that quote URIs.
+pub fn text(text: &str) -> String {
+    let ends = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '(' | ')' | ',');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let start = rest[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |i| i + 1);
+        let end = rest[at..].find(ends).map_or(rest.len(), |i| at + i);
+        out.push_str(&rest[..start]);
+        out.push_str(&uri(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A bearer token as logs show it: its length only.
 pub fn bearer(token: &str) -> String {
     format!("{HIDDEN} ({} bytes)", token.len())
@@ -95,6 +114,20 @@ mod tests {
         assert_eq!(uri("rtp://127.0.0.1:4000"), "rtp://127.0.0.1:4000");
         assert_eq!(uri("not a uri"), "not a uri");
         assert_eq!(bearer("abcdef"), "<redacted> (6 bytes)");
+    }
+
+    #[test]
+    fn uris_inside_text_are_hidden() {
+        assert_eq!(
+            text(r#"not accepted in "ws://bob:pw@h/x?token=t&a=1": user info"#),
+            r#"not accepted in "ws://<redacted>@h/x?token=<redacted>&a=1": user info"#
+        );
+        assert_eq!(
+            text("error sending request for url (http://h/s?sig=abc) and https://u:p@k/"),
+            "error sending request for url (http://h/s?sig=<redacted>) and https://<redacted>@k/"
+        );
+        assert_eq!(text("no uri here"), "no uri here");
+        assert_eq!(text("://odd"), "://odd");
     }
 
     #[test]

@@ -555,8 +555,14 @@ impl Script<'_> {
                         http.fetch_document(&url, &body).await
                     })));
                 }
-                Action::StepFailed { path, error } => tracing::warn!(%path, %error, "step failed"),
-                Action::Failed { error } => tracing::warn!(%error, "the script failed"),
+                Action::StepFailed { path, error } => {
+                    let error = crate::redact::text(&error.to_string());
+                    tracing::warn!(%path, %error, "step failed");
+                }
+                Action::Failed { error } => {
+                    let error = crate::redact::text(&error.to_string());
+                    tracing::warn!(%error, "the script failed");
+                }
             }
         }
     }

@@ -155,7 +155,7 @@ impl Taps {
             shared
                 .status
                 .channel(url)
-                .map_err(|error| tracing::warn!(%error, "tap status_url"))
+                .map_err(|error| tracing::warn!(error = %crate::redact::text(&error.to_string()), "tap status_url"))
                 .ok()
         });
         let mut event = TapEvent {
@@ -196,7 +196,7 @@ impl Taps {
                 let dest: SocketAddr = match dest {
                     Ok(dest) => dest,
                     Err(error) => {
-                        tracing::warn!(%error, uri = %crate::redact::uri(&params.uri_text), "tap destination");
+                        tracing::warn!(error = %crate::redact::text(&error.to_string()), uri = %crate::redact::uri(&params.uri_text), "tap destination");
                         finish_unstarted(event, status, Reason::DestinationDenied);
                         return failed(&control_id);
                     }
@@ -244,7 +244,7 @@ impl Taps {
                 let uri = match crate::sink::uri::TapUri::parse(url) {
                     Ok(uri) => uri,
                     Err(error) => {
-                        tracing::warn!(%error, "tap URI");
+                        tracing::warn!(error = %crate::redact::text(&error.to_string()), "tap URI");
                         finish_unstarted(event, status, Reason::InvalidParams);
                         return failed(&control_id);
                     }
@@ -335,7 +335,7 @@ impl Taps {
                         Sink::Ws(ws) => ws.stats(),
                         Sink::Rtp(r) => r.stats(),
                     };
-                    tracing::info!(control_id = %tap.control_id, reason = end.reason.code(), detail = ?end.detail, "tap finished");
+                    tracing::info!(call_id = %tap.event.call_id, control_id = %tap.control_id, reason = end.reason.code(), detail = ?end.detail.as_deref().map(crate::redact::text), "tap finished");
                     tap.metrics.tap_removed(
                         crate::metrics::Transport::Ws,
                         end.reason,
@@ -515,7 +515,7 @@ fn finish(mut tap: ActiveTap, reason: Reason, now: Instant) {
             }
         }
     }
-    tracing::info!(control_id = %tap.control_id, reason = reason.code(), "tap finished");
+    tracing::info!(call_id = %tap.event.call_id, control_id = %tap.control_id, reason = reason.code(), "tap finished");
     let transport = match tap.sink {
         Sink::Rtp(_) => crate::metrics::Transport::Rtp,
         Sink::Ws(_) => crate::metrics::Transport::Ws,

@@ -173,12 +173,8 @@ impl Api {
                 ops_addr = Some(bound);
                 tasks.push(task);
             }
-            Listen::OnApi if addr.is_none() => {
-                return Err(ServerError::Config {
-                    reason: "api.ops_listen is \"api\" but api.listen is off".into(),
-                });
-            }
-            _ => {}
+            // On the API's listener: off with it.
+            Listen::OnApi | Listen::Off => {}
         }
         Ok(Api {
             addr,

@@ -480,7 +480,12 @@ impl Inner {
             }
         }
         self.counters.failed.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(url = %crate::redact::uri(target.url.as_str()), "status event undeliverable ({last}): {body}");
+        tracing::warn!(
+            url = %crate::redact::uri(target.url.as_str()),
+            "status event undeliverable ({}): {}",
+            crate::redact::text(&last),
+            crate::redact::text(&body)
+        );
     }
 
     async fn attempt(&self, target: &Target, body: &str, signature: Option<&str>) -> Attempt {
