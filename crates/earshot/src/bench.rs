@@ -27,7 +27,7 @@ Options:
   --setup-extra N       after the window, place N more calls while the others stay up
   --out FILE            append each run's figures as a JSON line
   --harness FILE        rtpe_fork_bench.py for --suite  [default:
-                        /work/shared/bench/rtpengine/rtpe_fork_bench.py]; --no-harness skips it
+                        ../shared/bench/rtpengine/rtpe_fork_bench.py]; --no-harness skips it
   --node-cpu N|off      the node's core                           [default: 1]
   --tool-cpu N|off      the tool's core                           [default: 0]
   --base-port P         the tool's 64 UDP/TCP ports start here    [default: 13000]
@@ -78,7 +78,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
         out: None,
         suite: None,
         tables: None,
-        harness: Some("/work/shared/bench/rtpengine/rtpe_fork_bench.py".into()),
+        harness: Some("../shared/bench/rtpengine/rtpe_fork_bench.py".into()),
         node_cpu: Some(1),
         tool_cpu: Some(0),
         base_port: 13000,

@@ -1,4 +1,4 @@
-//! The control API (`/work/shared/spec/control-api.md`): `POST /api/calling/calls` with
+//! The control API (`../shared/spec/control-api.md`): `POST /api/calling/calls` with
 //! `dial`, `calling.tap`, `calling.tap.stop` and `calling.end`; `GET /api/calling/calls` and
 //! `GET /api/calling/calls/{id}`; and the operations endpoints `/health`, `/ready`,
 //! `/metrics`.
