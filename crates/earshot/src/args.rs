@@ -3,7 +3,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use media::PortPoolConfig;
 use sip::Credentials;
 
 pub(crate) const USAGE: &str = "\
@@ -13,6 +12,10 @@ Usage:
   earshot serve [SIP OPTIONS] [--bridge URI]
                                        run the node: answer every call and echo its audio,
                                        or with --bridge, connect every call to URI (B2BUA)
+    --config FILE         read the configuration (TOML) from FILE; EARSHOT_<SECTION>_<KEY>
+                          variables override it, and these flags override both
+    --print-config        print the effective configuration (secrets redacted) and exit
+    --api ADDR|off        the control API's listen address       [default: 127.0.0.1:8080]
     --swml FILE|URL       run this SWML document on every call (the default route)
     --swml-inline TEXT    the default route's document itself (JSON or YAML text)
     --route USER=FILE     run FILE on calls to USER (the Request-URI's user); repeatable
@@ -28,6 +31,7 @@ Usage:
                                        take taps on rtp://HOST:PORT or ws://HOST:PORT (or status
                                        events on http://HOST:PORT), check them against the tap
                                        contract, write WAV files; exit 1 on violations
+  earshot bench [OPTIONS]              the load tool (earshot bench --help)
   earshot --help | --version
 
 SIP options (serve and dial):
@@ -38,6 +42,7 @@ SIP options (serve and dial):
   --sip-rate N          SIP messages per second per source IP (burst 2N) [default: 200]
   --inactivity SECS|off end a call after this long without RTP [default: 30]
   --log-level LEVEL     error, warn, info, debug, trace   [default: info]
+  --log-format FORMAT   human or json (one object per line) [default: human]
 
 Dial options:
   --from URI            our From URI                      [default: sip:earshot@<SIP address>]
@@ -54,14 +59,20 @@ pub(crate) enum Command {
     Check(Vec<std::path::PathBuf>),
     Demo(crate::demo::DemoArgs),
     Receive(crate::receive::ReceiveArgs),
+    Bench(Vec<String>),
 }
 
+/// The SIP and RTP flags; each `None` when not given (the configuration decides).
+#[derive(Default)]
 pub(crate) struct SipArgs {
     pub(crate) rate: Option<u32>,
-    pub(crate) udp: SocketAddr,
-    pub(crate) tcp: Option<SocketAddr>,
-    pub(crate) rtp: PortPoolConfig,
-    pub(crate) inactivity: Option<Duration>,
+    pub(crate) udp: Option<SocketAddr>,
+    pub(crate) tcp: Option<Option<SocketAddr>>,
+    pub(crate) rtp_ip: Option<IpAddr>,
+    pub(crate) rtp_ports: Option<(u16, u16)>,
+    pub(crate) inactivity: Option<Option<Duration>>,
+    pub(crate) log_level: Option<tracing::Level>,
+    pub(crate) log_format: Option<String>,
 }
 
 pub(crate) struct ServeArgs {
@@ -73,12 +84,13 @@ pub(crate) struct ServeArgs {
     pub(crate) media_dir: Option<std::path::PathBuf>,
     pub(crate) tts_command: Option<String>,
     pub(crate) deny_private: bool,
-    pub(crate) log_level: tracing::Level,
+    pub(crate) config: Option<std::path::PathBuf>,
+    pub(crate) print_config: bool,
+    pub(crate) api: Option<String>,
 }
 
 pub(crate) struct DialArgs {
     pub(crate) sip: SipArgs,
-    pub(crate) log_level: tracing::Level,
     pub(crate) to: String,
     pub(crate) from: Option<String>,
     pub(crate) duration: Duration,
@@ -130,15 +142,14 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
         }
         Some("demo") => return crate::demo::DemoArgs::parse(it).map(Command::Demo),
         Some("receive") => return crate::receive::ReceiveArgs::parse(it).map(Command::Receive),
+        Some("bench") => return Ok(Command::Bench(it.collect())),
         Some(c @ ("serve" | "dial")) => c.to_string(),
         Some(other) => return Err(format!("unknown command {other:?}")),
     };
-    let mut udp: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 5060));
-    let mut tcp: Option<Option<SocketAddr>> = None;
-    let mut rtp = PortPoolConfig::default();
-    let mut inactivity = Some(Duration::from_secs(30));
-    let mut rate = None;
-    let mut log_level = tracing::Level::INFO;
+    let mut sip = SipArgs::default();
+    let mut config = None;
+    let mut print_config = false;
+    let mut api = None;
     let mut to = None;
     let mut bridge = None;
     let mut swml = None;
@@ -154,27 +165,43 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
-            "--sip" => udp = parsed("--sip", &value("--sip", &mut it)?)?,
+            "--sip" => sip.udp = Some(parsed("--sip", &value("--sip", &mut it)?)?),
             "--sip-tcp" => {
                 let v = value("--sip-tcp", &mut it)?;
-                tcp = Some(if v == "off" {
+                sip.tcp = Some(if v == "off" {
                     None
                 } else {
                     Some(parsed("--sip-tcp", &v)?)
                 });
             }
-            "--rtp-ip" => rtp.ip = parsed::<IpAddr>("--rtp-ip", &value("--rtp-ip", &mut it)?)?,
-            "--rtp-ports" => (rtp.first, rtp.last) = port_range(&value("--rtp-ports", &mut it)?)?,
+            "--rtp-ip" => {
+                sip.rtp_ip = Some(parsed::<IpAddr>("--rtp-ip", &value("--rtp-ip", &mut it)?)?);
+            }
+            "--rtp-ports" => sip.rtp_ports = Some(port_range(&value("--rtp-ports", &mut it)?)?),
             "--inactivity" => {
                 let v = value("--inactivity", &mut it)?;
-                inactivity = if v == "off" {
+                sip.inactivity = Some(if v == "off" {
                     None
                 } else {
                     Some(seconds("--inactivity", &v)?)
-                };
+                });
             }
-            "--sip-rate" => rate = Some(parsed("--sip-rate", &value("--sip-rate", &mut it)?)?),
-            "--log-level" => log_level = parsed("--log-level", &value("--log-level", &mut it)?)?,
+            "--sip-rate" => {
+                sip.rate = Some(parsed("--sip-rate", &value("--sip-rate", &mut it)?)?);
+            }
+            "--log-level" => {
+                sip.log_level = Some(parsed("--log-level", &value("--log-level", &mut it)?)?);
+            }
+            "--log-format" => {
+                let v = value("--log-format", &mut it)?;
+                if v != "human" && v != "json" {
+                    return Err(format!("--log-format: expected human or json, found {v:?}"));
+                }
+                sip.log_format = Some(v);
+            }
+            "--config" if command == "serve" => config = Some(value("--config", &mut it)?.into()),
+            "--print-config" if command == "serve" => print_config = true,
+            "--api" if command == "serve" => api = Some(value("--api", &mut it)?),
             "--bridge" if command == "serve" => bridge = Some(value("--bridge", &mut it)?),
             "--swml" if command == "serve" => swml = Some(value("--swml", &mut it)?.into()),
             "--swml-inline" if command == "serve" => {
@@ -209,13 +236,6 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             other => return Err(format!("unknown argument {other:?} for {command}")),
         }
     }
-    let sip = SipArgs {
-        rate,
-        udp,
-        tcp: tcp.unwrap_or(Some(udp)),
-        rtp,
-        inactivity,
-    };
     if command == "serve" {
         return Ok(Command::Serve(ServeArgs {
             sip,
@@ -226,7 +246,9 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             media_dir,
             tts_command,
             deny_private,
-            log_level,
+            config,
+            print_config,
+            api,
         }));
     }
     let credentials = match (user, password) {
@@ -237,7 +259,6 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
     let to = to.ok_or("dial needs a SIP URI to call")?;
     Ok(Command::Dial(DialArgs {
         sip,
-        log_level,
         to,
         from,
         duration,
@@ -259,16 +280,20 @@ mod tests {
         let Ok(Command::Serve(a)) = parse(args("serve")) else {
             panic!("serve parses")
         };
-        assert_eq!(a.sip.udp, SocketAddr::from(([127, 0, 0, 1], 5060)));
-        assert_eq!(a.sip.tcp, Some(a.sip.udp));
+        assert_eq!(a.sip.udp, None, "the configuration decides");
+        assert_eq!(a.sip.tcp, None);
         let Ok(Command::Serve(a)) = parse(args(
-            "serve --sip 127.0.0.1:5070 --sip-tcp off --rtp-ports 20000-20099",
+            "serve --sip 127.0.0.1:5070 --sip-tcp off --rtp-ports 20000-20099 --config n.toml \
+             --print-config --log-format json",
         )) else {
             panic!("serve parses")
         };
-        assert_eq!(a.sip.udp.port(), 5070);
-        assert_eq!(a.sip.tcp, None);
-        assert_eq!((a.sip.rtp.first, a.sip.rtp.last), (20000, 20099));
+        assert_eq!(a.sip.udp.map(|u| u.port()), Some(5070));
+        assert_eq!(a.sip.tcp, Some(None));
+        assert_eq!(a.sip.rtp_ports, Some((20000, 20099)));
+        assert_eq!(a.config.as_deref(), Some(std::path::Path::new("n.toml")));
+        assert!(a.print_config);
+        assert_eq!(a.sip.log_format.as_deref(), Some("json"));
     }
 
     #[test]
@@ -289,5 +314,9 @@ mod tests {
             "unknown argument \"--duration\" for serve"
         );
         assert_eq!(err("listen"), "unknown command \"listen\"");
+        assert_eq!(
+            err("serve --log-format xml"),
+            "--log-format: expected human or json, found \"xml\""
+        );
     }
 }

@@ -1,7 +1,9 @@
-//! The `earshot` command: `serve` runs the node, `dial` places a call, `demo` shows a tap
-//! end to end, `receive` takes taps and checks them.
+//! The `earshot` command: `serve` runs the node (configured by defaults, a TOML file, the
+//! environment and flags, in that order), `dial` places a call, `check` validates documents,
+//! `demo` shows a tap end to end, `receive` takes taps and checks them.
 
 mod args;
+mod bench;
 mod demo;
 mod receive;
 
@@ -9,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use args::{Command, DialArgs, ServeArgs, USAGE};
-use server::{DialOptions, Node, NodeConfig};
+use server::{Config, DialOptions, Node};
 
 fn main() -> ExitCode {
     let command = match args::parse(std::env::args().skip(1)) {
@@ -29,11 +31,12 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check(files) => check(&files),
-        Command::Serve(a) => run(a.log_level, serve(a)),
-        Command::Dial(a) => run(a.log_level, dial(a)),
+        Command::Serve(a) => serve_command(a),
+        Command::Dial(a) => dial_command(a),
         // Only problems are logged: the demo and the receiver print their own progress.
-        Command::Demo(a) => run(tracing::Level::WARN, demo::run(a)),
-        Command::Receive(a) => run(tracing::Level::WARN, receive::run(a)),
+        Command::Demo(a) => run(tracing::Level::WARN, false, demo::run(a)),
+        Command::Receive(a) => run(tracing::Level::WARN, false, receive::run(a)),
+        Command::Bench(a) => bench::main(&a),
     }
 }
 
@@ -68,13 +71,39 @@ fn check(files: &[std::path::PathBuf]) -> ExitCode {
     }
 }
 
-fn run(level: tracing::Level, job: impl Future<Output = Result<(), String>>) -> ExitCode {
+fn run(
+    level: tracing::Level,
+    json: bool,
+    job: impl Future<Output = Result<(), String>>,
+) -> ExitCode {
     // One TLS crypto provider (ring) for WebSocket taps and HTTPS, before anything uses TLS.
     server::sink::tls::install_crypto_provider();
-    tracing_subscriber::fmt()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // The SIP stack logs every message it sends and receives at info: only at debug and
+    // below is that wanted; otherwise its warnings and errors.
+    let stack = if level >= tracing::Level::DEBUG {
+        level
+    } else {
+        tracing::Level::WARN
+    };
+    let targets = tracing_subscriber::filter::Targets::new()
+        .with_default(level)
+        .with_target("rsipstack", stack);
+    // Colours only on a terminal: a journal or a file gets plain text.
+    let logs = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if json {
+        logs.json()
+            .flatten_event(true)
+            .finish()
+            .with(targets)
+            .init();
+    } else {
+        logs.finish().with(targets).init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -94,25 +123,46 @@ fn run(level: tracing::Level, job: impl Future<Output = Result<(), String>>) -> 
     }
 }
 
-fn node_config(sip: &args::SipArgs) -> NodeConfig {
-    let mut config = NodeConfig::default();
-    config.sip.udp_addr = sip.udp;
-    config.sip.tcp_addr = sip.tcp;
-    config.rtp = sip.rtp;
-    config.leg.inactivity_timeout = sip.inactivity;
-    if let Some(per_second) = sip.rate {
-        config.sip.rate_limit = sip::RateLimit {
-            per_second,
-            burst: per_second.saturating_mul(2),
-        };
+/// Lays the SIP, RTP and log flags over `config`.
+fn apply_sip_flags(sip: &args::SipArgs, config: &mut Config) {
+    if let Some(udp) = sip.udp {
+        config.sip.udp = udp;
     }
-    config
+    match sip.tcp {
+        Some(None) => config.sip.tcp = "off".into(),
+        Some(Some(tcp)) => config.sip.tcp = tcp.to_string(),
+        None => {}
+    }
+    if let Some(ip) = sip.rtp_ip {
+        config.rtp.ip = ip;
+    }
+    if let Some((first, last)) = sip.rtp_ports {
+        config.rtp.ports = format!("{first}-{last}");
+    }
+    if let Some(inactivity) = sip.inactivity {
+        // Whole seconds, rounded up: a fraction never turns the timeout off.
+        config.rtp.inactivity_secs =
+            inactivity.map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
+    }
+    if let Some(rate) = sip.rate {
+        config.sip.rate_per_second = rate;
+    }
+    if let Some(level) = sip.log_level {
+        config.log.level = level.to_string().to_ascii_lowercase();
+    }
+    if let Some(format) = &sip.log_format {
+        config.log.format = format.clone();
+    }
 }
 
-async fn serve(a: ServeArgs) -> Result<(), String> {
-    let mut config = node_config(&a.sip);
+/// The effective configuration of `earshot serve`: defaults, file, environment, flags.
+fn serve_config(a: &ServeArgs) -> Result<Config, String> {
+    let mut config =
+        Config::load(a.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())?;
+    apply_sip_flags(&a.sip, &mut config);
     if let Some(to) = &a.bridge {
-        config.flow = server::CallFlow::Bridge(to.clone());
+        config.flow.mode = "bridge".into();
+        config.flow.bridge = to.clone();
     }
     if a.swml.is_some() || a.swml_inline.is_some() || !a.routes.is_empty() {
         if a.bridge.is_some() {
@@ -121,30 +171,58 @@ async fn serve(a: ServeArgs) -> Result<(), String> {
         if a.swml.is_some() && a.swml_inline.is_some() {
             return Err("--swml and --swml-inline both name the default route".into());
         }
-        let mut routes = server::load_routes(a.swml.as_deref(), &a.routes)?;
-        if let Some(text) = &a.swml_inline {
-            let document = swml::check(text).map_err(|errors| {
-                errors
-                    .iter()
-                    .map(|e| format!("--swml-inline: {e}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })?;
-            routes.default = Some(server::Route::Document(document));
+        config.flow.mode = "swml".into();
+        if let Some(swml) = &a.swml {
+            config.flow.swml = swml.display().to_string();
+            config.flow.swml_inline.clear();
         }
-        config.flow = server::CallFlow::Swml(std::sync::Arc::new(routes));
+        if let Some(text) = &a.swml_inline {
+            config.flow.swml_inline = text.clone();
+            config.flow.swml.clear();
+        }
+        for (user, file) in &a.routes {
+            config
+                .flow
+                .routes
+                .insert(user.clone(), file.display().to_string());
+        }
     }
     if let Some(dir) = &a.media_dir {
-        config.media_dir = dir.clone();
+        config.flow.media_dir = dir.clone();
     }
-    config.tts_command = a.tts_command.clone();
+    if let Some(command) = &a.tts_command {
+        config.flow.tts_command = command.clone();
+    }
     if a.deny_private {
-        config.destinations = server::sink::policy::DestinationPolicy::deny_private(vec![
-            config.rtp.ip,
-            config.sip.udp_addr.ip(),
-        ]);
+        config.taps.deny_private = true;
     }
-    let flow = match &config.flow {
+    if let Some(api) = &a.api {
+        config.api.listen = api.clone();
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+fn serve_command(a: ServeArgs) -> ExitCode {
+    let config = match serve_config(&a) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("earshot: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    if a.print_config {
+        print!("{}", config.to_toml_redacted());
+        return ExitCode::SUCCESS;
+    }
+    let level = config.log_level().unwrap_or(tracing::Level::INFO);
+    let json = config.log.format == "json";
+    run(level, json, serve(config))
+}
+
+async fn serve(mut config: Config) -> Result<(), String> {
+    let node_config = config.node_config().map_err(|e| e.to_string())?;
+    let flow = match &node_config.flow {
         server::CallFlow::Echo => "every call is answered and hears itself".to_string(),
         server::CallFlow::Bridge(to) => format!("every call is connected to {to}"),
         server::CallFlow::Swml(routes) => format!(
@@ -157,28 +235,55 @@ async fn serve(a: ServeArgs) -> Result<(), String> {
             }
         ),
     };
-    let node = Node::start(config).await.map_err(|e| e.to_string())?;
+    let generated_token = config.api.token.is_empty();
+    if generated_token {
+        config.api.token = server::api::generate_token();
+    }
+    // The handlers are in place before the node says it listens: a SIGTERM right after that
+    // line drains the node instead of killing the process.
+    #[cfg(unix)]
+    let (mut interrupt, mut term) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+        let term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+        (interrupt, term)
+    };
+    let node = Node::start(node_config).await.map_err(|e| e.to_string())?;
+    let api = server::api::Api::start(&node, &config)
+        .await
+        .map_err(|e| e.to_string())?;
     let tcp = node
         .sip_tcp_addr()
         .map_or_else(|| "off".to_string(), |a| a.to_string());
     let rtp = node.port_pool().config();
+    let api_text = match api.addr() {
+        Some(addr) => format!("API http://{addr}"),
+        None => "API off".to_string(),
+    };
     println!(
-        "earshot {} listening: SIP udp {} tcp {tcp}, RTP {} ports {}-{}; {flow} (ctrl-c to stop)",
+        "earshot {} listening: SIP udp {} tcp {tcp}, RTP {} ports {}-{}, {api_text}; {flow} \
+         (ctrl-c to stop)",
         env!("CARGO_PKG_VERSION"),
         node.sip_udp_addr(),
         rtp.ip,
         rtp.first,
         rtp.last
     );
+    if generated_token && api.addr().is_some() {
+        println!(
+            "API credentials: user {:?}, token {} (generated; set api.token to choose one)",
+            config.api.project_id, config.api.token
+        );
+    }
+    if let Some(ops) = api.ops_addr() {
+        println!("operations: http://{ops}/health /ready /metrics");
+    }
     let mut reports = node.reports();
-    let stop = async {
+    let stop = async move {
         #[cfg(unix)]
         {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .map_err(|e| e.to_string())?;
             tokio::select! {
-                r = tokio::signal::ctrl_c() => r.map_err(|e| e.to_string()),
+                _ = interrupt.recv() => Ok::<(), String>(()),
                 _ = term.recv() => Ok(()),
             }
         }
@@ -198,19 +303,39 @@ async fn serve(a: ServeArgs) -> Result<(), String> {
             },
         }
     }
-    println!("earshot: shutting down");
-    node.shutdown();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while node.active_calls() > 0 && tokio::time::Instant::now() < deadline {
-        let _ = tokio::time::timeout_at(deadline, reports.recv()).await;
+    let deadline = Duration::from_secs(config.shutdown.deadline_secs);
+    println!(
+        "earshot: shutting down ({} call(s), deadline {} s)",
+        node.active_calls(),
+        deadline.as_secs()
+    );
+    let left = node.shutdown_gracefully(deadline).await;
+    api.stop();
+    if left.is_clean() {
+        println!("earshot: stopped cleanly");
+    } else {
+        println!(
+            "earshot: deadline reached with {} call(s) and {} status channel(s) still open",
+            left.calls, left.status_channels
+        );
     }
     Ok(())
 }
 
-async fn dial(a: DialArgs) -> Result<(), String> {
-    let node = Node::start(node_config(&a.sip))
-        .await
-        .map_err(|e| e.to_string())?;
+fn dial_command(a: DialArgs) -> ExitCode {
+    let mut config = Config::default();
+    apply_sip_flags(&a.sip, &mut config);
+    if let Err(error) = config.validate() {
+        eprintln!("earshot: {error}");
+        return ExitCode::from(2);
+    }
+    let level = config.log_level().unwrap_or(tracing::Level::INFO);
+    run(level, config.log.format == "json", dial(a, config))
+}
+
+async fn dial(a: DialArgs, config: Config) -> Result<(), String> {
+    let node_config = config.node_config().map_err(|e| e.to_string())?;
+    let node = Node::start(node_config).await.map_err(|e| e.to_string())?;
     let from = a
         .from
         .unwrap_or_else(|| format!("sip:earshot@{}", node.sip_udp_addr()));

@@ -19,6 +19,7 @@ use crate::call::{
     CallReport, answer_reinvite_offer, describe, leg_rng, reject, sdp_rejection, session_id,
 };
 use crate::node::Shared;
+use crate::party::Signalling;
 
 /// How long the far end may ring in the bridge flow.
 const RING_TIMEOUT: Duration = Duration::from_secs(60);
@@ -44,9 +45,9 @@ pub(crate) enum DialOutcome {
 }
 
 /// Calls `to` and waits for its answer, watching `caller` meanwhile.
-pub(crate) async fn dial_far(
+pub(crate) async fn dial_far<C: Signalling>(
     shared: &Shared,
-    caller: &mut InboundCall,
+    caller: &mut C,
     to: &str,
     from: Option<&str>,
     ring_timeout: Duration,
@@ -79,8 +80,13 @@ pub(crate) async fn dial_far(
         Ok(call) => call,
         Err(error) => return failed(500, error.to_string()),
     };
+    let mut shutdown = shared.shutdown();
     let media: NegotiatedMedia = loop {
         tokio::select! {
+            () = crate::node::stopped(&mut shutdown) => {
+                let _ = call.hangup().await;
+                return failed(503, "the node is shutting down".into());
+            }
             event = call.next_event() => match event {
                 Some(OutboundEvent::Answered { sdp: Some(answer) }) => match sdp.handle_answer(&answer) {
                     Ok(media) => break media,
@@ -154,6 +160,10 @@ pub(crate) async fn dial_far(
 }
 
 /// The bridge flow: ring the caller, call `to`, answer the caller when it answers, relay.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of one offered call, taken apart once"
+)]
 pub(crate) async fn run(
     mut a_call: InboundCall,
     a_offer: &[u8],
@@ -162,6 +172,7 @@ pub(crate) async fn run(
     to: &str,
     shared: &Shared,
     report: &mut CallReport,
+    control: &mut crate::registry::CallControl,
 ) -> String {
     let a_answer = match a_sdp.answer_offer(a_offer) {
         Ok(answer) => answer,
@@ -185,6 +196,7 @@ pub(crate) async fn run(
         return format!("answer failed: {error}");
     }
     report.answered = true;
+    tracing::info!(call_id = %a_call.call_id(), to = %crate::redact::uri(to), "call answered and bridged");
     let ip = shared.pool.config().ip;
     let mut rng = leg_rng();
     let mut a = match Leg::from_bound(
@@ -214,9 +226,12 @@ pub(crate) async fn run(
         &mut taps,
         shared,
         report,
+        control,
     )
     .await;
+    taps.stop_all(crate::sink::Reason::CallEnded, Leg::now());
     report.stats = a.stats();
+    shared.metrics.leg_ended(&b.stats());
     if matches!(end, RelayEnd::Far(_)) {
         let _ = a_call.hangup().await;
     }
@@ -248,8 +263,8 @@ impl RelayEnd {
 )]
 /// Relays media between the caller's leg `a` and the far leg `b` until one side hangs up.
 /// When the far end hangs up first, the caller is left up: the caller decides what follows.
-pub(crate) async fn relay(
-    a_call: &mut InboundCall,
+pub(crate) async fn relay<C: Signalling>(
+    a_call: &mut C,
     b_call: &mut OutboundCall,
     a: &mut Leg,
     b: &mut Leg,
@@ -257,6 +272,7 @@ pub(crate) async fn relay(
     taps: &mut crate::taps::Taps,
     shared: &Shared,
     report: &mut CallReport,
+    control: &mut crate::registry::CallControl,
 ) -> RelayEnd {
     let mut shutdown = shared.shutdown();
     a.core_mut().set_source(Source::Relay);
@@ -264,6 +280,10 @@ pub(crate) async fn relay(
         let mut deadline = a.next_deadline().min(b.next_deadline());
         if let Some(due) = taps.deadline() {
             deadline = deadline.min(tokio::time::Instant::from_std(due));
+        }
+        if taps.connecting() {
+            // A WebSocket tap that is connecting is checked on every turn.
+            deadline = deadline.min(tokio::time::Instant::now() + Duration::from_millis(10));
         }
         tokio::select! {
             received = a.recv() => match received {
@@ -280,6 +300,16 @@ pub(crate) async fn relay(
                 Err(error) => tracing::warn!(%error, "RTP receive failed"),
             },
             () = tokio::time::sleep_until(deadline) => {}
+            command = control.next() => {
+                let step = control
+                    .handle(command, taps, shared, "answered", Some(a.stats()))
+                    .await;
+                if let crate::registry::Step::End(reason) = step {
+                    let _ = a_call.hangup().await;
+                    let _ = b_call.hangup().await;
+                    return RelayEnd::Both(format!("ended by the API: {reason}"));
+                }
+            }
             event = a_call.next_event() => match event {
                 Some(InboundEvent::Bye) | None => {
                     let _ = b_call.hangup().await;
@@ -302,7 +332,7 @@ pub(crate) async fn relay(
                 }
                 Some(_) => {}
             },
-            _ = shutdown.changed() => {
+            () = crate::node::stopped(&mut shutdown) => {
                 let _ = a_call.hangup().await;
                 let _ = b_call.hangup().await;
                 return RelayEnd::Both("node shut down".to_string());
@@ -314,7 +344,7 @@ pub(crate) async fn relay(
             taps.feed(now, tap::Stream::Listen, sent.packet())
         });
         b.send_due(now, |_| {});
-        for started in taps.poll_ws_events(now) {
+        for started in control.resolve(taps.poll_ws_events(now)) {
             tracing::info!(control_id = %started.control_id, ok = started.succeeded, "a tap's handshake ended during a bridge");
         }
         taps.drive(now);

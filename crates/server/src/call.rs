@@ -70,6 +70,7 @@ pub(crate) async fn run_inbound(incoming: IncomingCall, shared: Arc<Shared>) {
     let mut report = CallReport::new(&incoming);
     let outcome = drive(incoming, &shared, &mut report).await;
     report.ended = outcome;
+    shared.metrics.leg_ended(&report.stats);
     tracing::info!(
         call_id = %report.call_id,
         answered = report.answered,
@@ -107,8 +108,8 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
         headers,
         ..
     } = incoming;
-    tracing::info!(%call_id, %from, %to, %source, "call offered");
-    let _slot = shared.admit();
+    tracing::info!(%call_id, from = %crate::redact::uri(&from), to = %crate::redact::uri(&to), %source, "call offered");
+    let _slot = shared.admit(false);
     if shared.over_capacity() {
         tracing::warn!(%call_id, max_calls = ?shared.config.max_calls, "call limit reached");
     }
@@ -134,9 +135,15 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
     };
     let ip = shared.pool.config().ip;
     let mut sdp = SdpSession::new(session_id(), LocalMedia::new(ip, bound.1.port()));
+    let mut control = shared.registry.register(crate::registry::CallSummary::new(
+        call_id.as_str(),
+        "inbound",
+        &from,
+        &to,
+    ));
 
     if !shared.config.ring.is_zero()
-        && let Some(ended) = ring(&mut call, shared.config.ring).await
+        && let Some(ended) = ring(&mut call, shared.config.ring, shared.shutdown()).await
     {
         return ended;
     }
@@ -152,6 +159,7 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
         };
         let info = crate::script::CallInfo {
             call_id: call_id.to_string(),
+            direction: "inbound",
             from,
             to,
             headers,
@@ -164,8 +172,18 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
                     return reject(&call, report, Rejection::server_error(error)).await;
                 }
             };
-        return crate::script::run(call, sdp_offer, sdp, bound, document, info, shared, report)
-            .await;
+        return crate::script::run(
+            call,
+            sdp_offer,
+            sdp,
+            bound,
+            document,
+            info,
+            shared,
+            report,
+            &mut control,
+        )
+        .await;
     }
     if let CallFlow::Bridge(to) = &shared.config.flow {
         let Some(offer) = &sdp_offer else {
@@ -173,7 +191,7 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
             rejection.reason = Some("bridging needs an SDP offer in the INVITE".into());
             return reject(&call, report, rejection).await;
         };
-        return crate::bridge::run(call, offer, sdp, bound, to, shared, report).await;
+        return crate::bridge::run(call, offer, sdp, bound, to, shared, report, &mut control).await;
     }
 
     // With an offer we answer in the 200; without one we offer there and the answer comes in
@@ -203,6 +221,7 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
         }
     };
     report.answered = true;
+    tracing::info!(%call_id, "call answered");
 
     let media = match media {
         Some(media) => media,
@@ -222,24 +241,48 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
     };
     report.rtp_local = Some(leg.local_addr());
     report.media = Some(media);
-    let ended = run_media(&mut call, &mut leg, &mut sdp, shared.shutdown(), report).await;
+    let mut taps = crate::taps::Taps::default();
+    let ended = run_media(
+        &mut call,
+        &mut leg,
+        &mut sdp,
+        shared,
+        report,
+        &mut taps,
+        &mut control,
+    )
+    .await;
+    // Taps belong to the call: they finish with it, their `finished` delivered by tasks of
+    // their own.
+    taps.stop_all(crate::sink::Reason::CallEnded, Leg::now());
     report.stats = leg.stats();
     ended
 }
 
-/// Sends 180 and waits `ring`; returns how the call ended if the caller gave up meanwhile.
-async fn ring(call: &mut InboundCall, ring: Duration) -> Option<String> {
+/// Sends 180 and waits `ring`; returns how the call ended if the caller gave up meanwhile or
+/// the node began to shut down (the call is then refused).
+async fn ring(
+    call: &mut InboundCall,
+    ring: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> Option<String> {
     if let Err(error) = call.ringing() {
         return Some(format!("ringing failed: {error}"));
     }
     let until = tokio::time::Instant::now() + ring;
     loop {
-        match tokio::time::timeout_at(until, call.next_event()).await {
-            Err(_) => return None,
-            Ok(None) => return Some("signalling ended".into()),
-            Ok(Some(InboundEvent::Cancelled)) => return Some("caller cancelled".into()),
-            Ok(Some(InboundEvent::Terminated { reason })) => return Some(describe(&reason)),
-            Ok(Some(_)) => {}
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => return None,
+            event = call.next_event() => match event {
+                None => return Some("signalling ended".into()),
+                Some(InboundEvent::Cancelled) => return Some("caller cancelled".into()),
+                Some(InboundEvent::Terminated { reason }) => return Some(describe(&reason)),
+                Some(_) => {}
+            },
+            () = crate::node::stopped(&mut shutdown) => {
+                let _ = call.hangup().await;
+                return Some("node shut down".into());
+            }
         }
     }
 }
@@ -316,20 +359,42 @@ pub(crate) fn describe(reason: &EndReason) -> String {
     format!("{reason:?}")
 }
 
-/// The media loop: the leg's socket, its send deadline, the call's signalling and shutdown.
+/// The media loop: the leg's socket, its send deadline, the call's taps, its signalling,
+/// the API's commands and shutdown.
 async fn run_media(
     call: &mut InboundCall,
     leg: &mut Leg,
     sdp: &mut SdpSession,
-    mut shutdown: watch::Receiver<bool>,
+    shared: &Shared,
     report: &mut CallReport,
+    taps: &mut crate::taps::Taps,
+    control: &mut crate::registry::CallControl,
 ) -> String {
+    let mut shutdown: watch::Receiver<bool> = shared.shutdown();
     loop {
-        let deadline = leg.next_deadline();
+        let mut deadline = leg.next_deadline();
+        if let Some(due) = taps.deadline() {
+            deadline = deadline.min(tokio::time::Instant::from_std(due));
+        }
+        if taps.connecting() {
+            // A WebSocket tap that is connecting is checked on every turn.
+            deadline = deadline.min(tokio::time::Instant::now() + Duration::from_millis(10));
+        }
         tokio::select! {
-            received = leg.recv() => {
-                if let Err(error) = received {
-                    tracing::warn!(%error, "RTP receive failed");
+            received = leg.recv() => match received {
+                Ok(media::Received::Rtp(inbound)) => {
+                    taps.feed(inbound.at, tap::Stream::Speak, inbound.packet);
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "RTP receive failed"),
+            },
+            command = control.next() => {
+                let step = control
+                    .handle(command, taps, shared, "answered", Some(leg.stats()))
+                    .await;
+                if let crate::registry::Step::End(reason) = step {
+                    let _ = call.hangup().await;
+                    return format!("ended by the API: {reason}");
                 }
             }
             () = tokio::time::sleep_until(deadline) => {}
@@ -370,12 +435,19 @@ async fn run_media(
                     }
                 }
             },
-            _ = shutdown.changed() => {
+            () = crate::node::stopped(&mut shutdown) => {
                 let _ = call.hangup().await;
                 return "node shut down".into();
             }
         }
-        leg.send_due(Leg::now(), |_| {});
+        let now = Leg::now();
+        leg.send_due(now, |sent| {
+            taps.feed(now, tap::Stream::Listen, sent.packet())
+        });
+        for started in control.resolve(taps.poll_ws_events(now)) {
+            tracing::debug!(control_id = %started.control_id, "a tap's handshake ended");
+        }
+        taps.drive(now);
         while let Some(event) = leg.poll_event() {
             if let LegEvent::Inactive { silent_for } = event {
                 let _ = call.hangup().await;

@@ -45,4 +45,10 @@ pub enum ServerError {
         /// What the far end or the stack said.
         reason: String,
     },
+    /// The configuration is not usable.
+    #[error("configuration: {reason}")]
+    Config {
+        /// Which key, and what is wrong with it.
+        reason: String,
+    },
 }

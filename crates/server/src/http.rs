@@ -48,10 +48,12 @@ fn denied_literal(policy: &DestinationPolicy, url: &reqwest::Url) -> Option<Stri
         url::Host::Ipv6(v6) => IpAddr::V6(v6),
         url::Host::Domain(_) => return None,
     };
-    policy
-        .check(ip)
-        .err()
-        .map(|denied| format!("{url} is not allowed by the node's destination policy: {denied}"))
+    policy.check(ip).err().map(|denied| {
+        format!(
+            "{} is not allowed by the node's destination policy: {denied}",
+            crate::redact::uri(url.as_str())
+        )
+    })
 }
 
 /// An HTTP answer: its status and body (cut at the limit).
@@ -110,7 +112,8 @@ impl FlowHttp {
         timeout: Duration,
         limit: usize,
     ) -> Result<Answer, String> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| format!("{}: {e}", crate::redact::uri(url)))?;
         if let Some(denied) = denied_literal(&self.policy, &parsed) {
             return Err(denied);
         }
@@ -144,7 +147,13 @@ impl FlowHttp {
             }
             None => {}
         }
-        let mut response = request.send().await.map_err(|e| error_chain(&e))?;
+        let mut response = request.send().await.map_err(|e| {
+            format!(
+                "{}: {}",
+                crate::redact::uri(url),
+                error_chain(&e.without_url())
+            )
+        })?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -152,10 +161,15 @@ impl FlowHttp {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let mut out = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| e.without_url().to_string())?
+        {
             if out.len() + chunk.len() > limit {
                 return Err(format!(
-                    "the answer from {url} is larger than {limit} bytes"
+                    "the answer from {} is larger than {limit} bytes",
+                    crate::redact::uri(url)
                 ));
             }
             out.extend_from_slice(&chunk);
@@ -210,7 +224,11 @@ fn error_chain(error: &reqwest::Error) -> String {
 /// The text of a fetched document, if the answer is one.
 fn document_text(url: &str, answer: Answer) -> Result<String, String> {
     if !(200..300).contains(&answer.status) {
-        return Err(format!("{url} answered {}", answer.status));
+        return Err(format!(
+            "{} answered {}",
+            crate::redact::uri(url),
+            answer.status
+        ));
     }
     let kind = answer.content_type.as_deref().unwrap_or("");
     let kind = kind.split(';').next().unwrap_or("").trim();
@@ -219,9 +237,15 @@ fn document_text(url: &str, answer: Answer) -> Result<String, String> {
         "application/json" | "application/yaml" | "text/x-yaml"
     ) {
         return Err(format!(
-            "{url} answered with Content-Type {kind:?}: expected application/json, \
-             application/yaml or text/x-yaml"
+            "{} answered with Content-Type {kind:?}: expected application/json, \
+             application/yaml or text/x-yaml",
+            crate::redact::uri(url)
         ));
     }
-    String::from_utf8(answer.body).map_err(|_| format!("{url} answered text that is not UTF-8"))
+    String::from_utf8(answer.body).map_err(|_| {
+        format!(
+            "{} answered text that is not UTF-8",
+            crate::redact::uri(url)
+        )
+    })
 }

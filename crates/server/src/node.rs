@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use media::PortPool;
 use sip::{Endpoint, EndpointStats, IncomingCalls};
@@ -25,10 +26,18 @@ pub(crate) struct Shared {
     pub(crate) pool: PortPool,
     /// Taps running on the node, across its calls (`TapRules::per_node`).
     pub(crate) taps_running: Arc<AtomicUsize>,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    pub(crate) registry: Arc<crate::registry::Registry>,
     active: AtomicUsize,
     draining: AtomicBool,
     shutdown: watch::Sender<bool>,
     reports: broadcast::Sender<CallReport>,
+}
+
+/// Resolves once the node has begun to shut down, even if that was before this receiver
+/// was made (a call still setting up then ends as soon as it looks).
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 /// Counts a call as active while it lives.
@@ -42,7 +51,9 @@ impl Drop for CallSlot<'_> {
 }
 
 impl Shared {
-    pub(crate) fn admit(&self) -> CallSlot<'_> {
+    /// Counts a call as active (and in the totals) while the slot lives.
+    pub(crate) fn admit(&self, outbound: bool) -> CallSlot<'_> {
+        self.metrics.call_started(outbound);
         self.active.fetch_add(1, Ordering::Relaxed);
         CallSlot(&self.active)
     }
@@ -53,6 +64,11 @@ impl Shared {
         self.config
             .max_calls
             .is_some_and(|max| self.active.load(Ordering::Relaxed) > max)
+    }
+
+    /// Calls whose task is running.
+    pub(crate) fn active_calls(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
     }
 
     pub(crate) fn draining(&self) -> bool {
@@ -114,6 +130,8 @@ impl Node {
             status,
             pool,
             taps_running: Arc::new(AtomicUsize::new(0)),
+            metrics: Arc::default(),
+            registry: Arc::default(),
             active: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
             shutdown,
@@ -132,6 +150,11 @@ impl Node {
             shared,
             accept,
         })
+    }
+
+    /// What the node's call tasks share (for the control API).
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// The SIP UDP address.
@@ -185,11 +208,62 @@ impl Node {
         self.endpoint.set_draining(true);
     }
 
+    /// Whether the node is draining (`/ready` answers 503).
+    pub fn is_draining(&self) -> bool {
+        self.shared.draining()
+    }
+
     /// Ends every call (BYE), then stops the endpoint.
     pub fn shutdown(&self) {
         self.drain();
         let _ = self.shared.shutdown.send(true);
         self.accept.abort();
+    }
+
+    /// The graceful shutdown: drain, end every call (BYE, its taps stopped with
+    /// `call_ended`), then wait until every call task has ended and every tap's status
+    /// events, `finished` last, have been delivered or given up by their retry rule; at most
+    /// `deadline`. Says what was still open if the deadline came first.
+    pub async fn shutdown_gracefully(&self, deadline: Duration) -> ShutdownReport {
+        let until = tokio::time::Instant::now() + deadline;
+        self.shutdown();
+        let mut reports = self.shared.reports.subscribe();
+        while self.active_calls() > 0 {
+            // Every call task publishes a report as it ends; a lagged receiver still wakes.
+            if tokio::time::timeout_at(until, reports.recv())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        let _ = tokio::time::timeout_at(until, self.shared.status.idle()).await;
+        let report = ShutdownReport {
+            calls: self.active_calls(),
+            status_channels: self.shared.status.open_channels(),
+        };
+        tracing::info!(
+            calls_left = report.calls,
+            status_channels_left = report.status_channels,
+            "node stopped"
+        );
+        report
+    }
+}
+
+/// What a graceful shutdown left undone when its deadline came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Calls whose task had not ended.
+    pub calls: usize,
+    /// Taps' status channels with events not yet delivered or given up.
+    pub status_channels: usize,
+}
+
+impl ShutdownReport {
+    /// Whether everything ended in time.
+    pub fn is_clean(&self) -> bool {
+        self.calls == 0 && self.status_channels == 0
     }
 }
 

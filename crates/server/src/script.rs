@@ -33,6 +33,7 @@ use crate::call::{
     sdp_rejection,
 };
 use crate::node::Shared;
+use crate::party::{Party, Signalling};
 
 /// Where a routed call's document comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,8 +72,7 @@ pub(crate) fn call_scope(info: &CallInfo) -> serde_json::Value {
     serde_json::json!({
         "call_id": info.call_id,
         "segment_id": info.call_id,
-
-        "direction": "inbound",
+        "direction": info.direction,
         "from": info.from,
         "to": info.to,
         "headers": headers,
@@ -107,7 +107,8 @@ pub(crate) async fn resolve(
             swml::check(&text).map_err(|errors| {
                 let first = errors.first().map(ToString::to_string).unwrap_or_default();
                 format!(
-                    "the document from {url} is invalid ({} errors): {first}",
+                    "the document from {} is invalid ({} errors): {first}",
+                    crate::redact::uri(url),
                     errors.len()
                 )
             })
@@ -118,6 +119,8 @@ pub(crate) async fn resolve(
 /// What the call is, for the document's `call` scope.
 pub(crate) struct CallInfo {
     pub(crate) call_id: String,
+    /// `inbound` or `outbound`.
+    pub(crate) direction: &'static str,
     pub(crate) from: String,
     pub(crate) to: String,
     pub(crate) headers: Vec<(String, String)>,
@@ -163,7 +166,7 @@ impl Pending {
 }
 
 struct Script<'a> {
-    call: InboundCall,
+    call: Party,
     /// When the call must end (`answer`'s `max_duration`, 4 hours unless set).
     hangup_at: Option<tokio::time::Instant>,
     call_id: String,
@@ -174,6 +177,7 @@ struct Script<'a> {
     media: Media,
     shared: &'a Shared,
     report: &'a mut CallReport,
+    control: &'a mut crate::registry::CallControl,
 }
 
 /// Runs `document` on an inbound call until the script or the call ends.
@@ -190,35 +194,87 @@ pub(crate) async fn run(
     info: CallInfo,
     shared: &Shared,
     report: &mut CallReport,
+    control: &mut crate::registry::CallControl,
 ) -> String {
-    let call_scope = with_node_ids(call_scope(&info), &shared.config.taps);
-    let call_id = info.call_id.clone();
-    let mut interpreter = Interpreter::new(document, call_scope, serde_json::json!({}), Leg::now());
-    let mut script = Script {
-        call,
+    let script = Script {
+        call: Party::Inbound(call),
         offer,
         sdp,
         media: Media::Pending(Some(bound)),
         hangup_at: None,
-        call_id,
+        call_id: info.call_id.clone(),
         taps: crate::taps::Taps::default(),
         pending: None,
         shared,
         report,
+        control,
     };
-    let ended = script.drive(&mut interpreter).await;
-    // Taps belong to the call: they finish with it, and their `finished` events are
-    // delivered by tasks of their own.
-    script
-        .taps
-        .stop_all(crate::sink::Reason::CallEnded, Leg::now());
-    if let Media::Up(leg) = &script.media {
-        script.report.stats = leg.stats();
+    script.run(document, &info).await
+}
+
+/// Runs `document` on an outbound call its callee has answered, with its `leg` up and the
+/// `taps` started while it rang.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of one answered call, handed over once"
+)]
+pub(crate) async fn run_outbound(
+    call: sip::OutboundCall,
+    sdp: SdpSession,
+    leg: Leg,
+    taps: crate::taps::Taps,
+    document: Document,
+    info: CallInfo,
+    shared: &Shared,
+    report: &mut CallReport,
+    control: &mut crate::registry::CallControl,
+) -> String {
+    let script = Script {
+        call: Party::Outbound(call),
+        offer: None,
+        sdp,
+        media: Media::Up(Box::new(leg)),
+        // SWML's default call limit: 4 hours.
+        hangup_at: Some(tokio::time::Instant::now() + Duration::from_secs(14_400)),
+        call_id: info.call_id.clone(),
+        taps,
+        pending: None,
+        shared,
+        report,
+        control,
+    };
+    script.run(document, &info).await
+}
+
+/// Refuses the call if it is inbound and not answered; an outbound call is hung up.
+async fn refuse(call: &Party, report: &mut CallReport, rejection: Rejection) -> String {
+    match call {
+        Party::Inbound(call) => reject(call, report, rejection).await,
+        Party::Outbound(_) => {
+            let _ = call.reject(rejection).await;
+            "hung up by the script".into()
+        }
     }
-    ended
 }
 
 impl Script<'_> {
+    async fn run(mut self, document: Document, info: &CallInfo) -> String {
+        let call_scope = with_node_ids(call_scope(info), &self.shared.config.taps);
+        let mut interpreter =
+            Interpreter::new(document, call_scope, serde_json::json!({}), Leg::now());
+        let script = &mut self;
+        let ended = script.drive(&mut interpreter).await;
+        // Taps belong to the call: they finish with it, and their `finished` events are
+        // delivered by tasks of their own.
+        script
+            .taps
+            .stop_all(crate::sink::Reason::CallEnded, Leg::now());
+        if let Media::Up(leg) = &script.media {
+            script.report.stats = leg.stats();
+        }
+        ended
+    }
+
     async fn drive(&mut self, interpreter: &mut Interpreter) -> String {
         let mut shutdown = self.shared.shutdown();
         loop {
@@ -262,6 +318,21 @@ impl Script<'_> {
                     }
                 }
                 () = tokio::time::sleep_until(deadline.unwrap_or(far_future)) => {}
+                command = self.control.next() => {
+                    let (state, rtp) = match &self.media {
+                        Media::Up(leg) => ("answered", Some(leg.stats())),
+                        Media::Pending(_) => ("created", None),
+                    };
+                    let step = self
+                        .control
+                        .handle(command, &mut self.taps, self.shared, state, rtp)
+                        .await;
+                    if let crate::registry::Step::End(reason) = step {
+                        interpreter.handle_hangup();
+                        let _ = self.call.hangup().await;
+                        return format!("ended by the API: {reason}");
+                    }
+                }
                 done = async {
                     match &mut self.pending {
                         Some(pending) => pending.wait().await,
@@ -293,7 +364,7 @@ impl Script<'_> {
                     }
                     Some(InboundEvent::Acked { .. }) => {}
                 },
-                _ = shutdown.changed() => {
+                () = crate::node::stopped(&mut shutdown) => {
                     interpreter.handle_hangup();
                     let _ = self.call.hangup().await;
                     return "node shut down".into();
@@ -309,7 +380,7 @@ impl Script<'_> {
             }
             let now = Leg::now();
             interpreter.handle_timeout(now);
-            for started in self.taps.poll_ws_events(now) {
+            for started in self.control.resolve(self.taps.poll_ws_events(now)) {
                 interpreter.handle_tap_started(started);
             }
             if let Media::Up(leg) = &mut self.media {
@@ -346,7 +417,7 @@ impl Script<'_> {
                             "the script ended".into()
                         }
                         Media::Pending(_) => {
-                            reject(&self.call, self.report, Rejection::new(480)).await
+                            refuse(&self.call, self.report, Rejection::new(480)).await
                         }
                     });
                 }
@@ -377,7 +448,7 @@ impl Script<'_> {
                                 HangupReason::Decline => 603,
                                 HangupReason::Hangup => 480,
                             };
-                            reject(&self.call, self.report, Rejection::new(code)).await
+                            refuse(&self.call, self.report, Rejection::new(code)).await
                         }
                     });
                 }
@@ -440,8 +511,10 @@ impl Script<'_> {
                                 &mut self.taps,
                                 self.shared,
                                 self.report,
+                                self.control,
                             )
                             .await;
+                            self.shared.metrics.leg_ended(&far_leg.stats());
                             leg.core_mut().set_source(Source::Silence);
                             match end {
                                 RelayEnd::Far(_) => interpreter.handle_connect_done(true, None),
@@ -494,16 +567,23 @@ impl Script<'_> {
                         http.fetch_document(&url, &body).await
                     })));
                 }
-                Action::StepFailed { path, error } => tracing::warn!(%path, %error, "step failed"),
+                Action::StepFailed { path, error } => {
+                    let error = crate::redact::text(&error.to_string());
+                    tracing::warn!(%path, %error, "step failed");
+                }
                 Action::TapInvalid {
                     path,
                     error,
                     params,
                 } => {
+                    let error = crate::redact::text(&error.to_string());
                     tracing::warn!(%path, %error, "invalid_params: the tap was not started");
                     crate::taps::report_invalid(self.shared, &self.call_id, &params);
                 }
-                Action::Failed { error } => tracing::warn!(%error, "the script failed"),
+                Action::Failed { error } => {
+                    let error = crate::redact::text(&error.to_string());
+                    tracing::warn!(%error, "the script failed");
+                }
             }
         }
     }
@@ -561,7 +641,7 @@ impl Script<'_> {
                     answer.media
                 }
                 Err(error) => {
-                    return Err(reject(&self.call, self.report, sdp_rejection(&error)).await);
+                    return Err(refuse(&self.call, self.report, sdp_rejection(&error)).await);
                 }
             },
             None => {
@@ -572,15 +652,15 @@ impl Script<'_> {
                 self.call
                     .answer(Bytes::from(offer))
                     .map_err(|e| format!("answer failed: {e}"))?;
-                await_answer_in_ack(
-                    &mut self.call,
-                    &mut self.sdp,
-                    self.shared.config.ack_timeout,
-                )
-                .await?
+                let call = self
+                    .call
+                    .inbound_mut()
+                    .ok_or("an outbound call is answered by its callee")?;
+                await_answer_in_ack(call, &mut self.sdp, self.shared.config.ack_timeout).await?
             }
         };
         self.report.answered = true;
+        tracing::info!(call_id = %self.call_id, "call answered");
         // SWML's default call limit when `answer` did not set one: 4 hours.
         self.hangup_at
             .get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_secs(14_400));
@@ -627,8 +707,9 @@ fn playback(
             PlayUrl::Http(url) => {
                 let bytes = fetched
                     .next()
-                    .ok_or_else(|| format!("{url} was not fetched"))?;
-                let audio = crate::wav::decode(bytes, law).map_err(|e| format!("{url}: {e}"))?;
+                    .ok_or_else(|| format!("{} was not fetched", crate::redact::uri(url)))?;
+                let audio = crate::wav::decode(bytes, law)
+                    .map_err(|e| format!("{}: {e}", crate::redact::uri(url)))?;
                 playback.append(audio);
             }
             PlayUrl::Say(_) => {
@@ -662,7 +743,11 @@ async fn fetch_audio(
                     )
                     .await?;
                 if !(200..300).contains(&answer.status) {
-                    return Err(format!("{url} answered {}", answer.status));
+                    return Err(format!(
+                        "{} answered {}",
+                        crate::redact::uri(&url),
+                        answer.status
+                    ));
                 }
                 files.push(answer.body);
             }

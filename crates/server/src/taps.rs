@@ -121,6 +121,7 @@ enum Sink {
 
 struct ActiveTap {
     control_id: String,
+    metrics: Arc<crate::metrics::Metrics>,
     config: TapConfig,
     /// `None` while a WebSocket tap is connecting.
     core: Option<Tap>,
@@ -133,6 +134,19 @@ struct ActiveTap {
     frames_left: Option<u64>,
     /// Given back as soon as the tap stops.
     slot: Option<NodeSlot>,
+}
+
+/// A running tap, as the control API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct TapView {
+    pub(crate) control_id: String,
+    /// `connecting` (a WebSocket handshake under way) or `tapping`.
+    pub(crate) state: &'static str,
+    pub(crate) direction: &'static str,
+    pub(crate) codec: &'static str,
+    pub(crate) device: serde_json::Value,
+    pub(crate) frames_sent: u64,
+    pub(crate) frames_dropped: u64,
 }
 
 /// The running taps of a call.
@@ -167,6 +181,38 @@ impl Taps {
         params: &TapParams,
         now: Instant,
     ) -> Option<TapStarted> {
+        let before = self.list.len();
+        let started = self.start_tap(shared, call_id, params, now).await;
+        let transport = match params.uri {
+            TapUri::Rtp { .. } => crate::metrics::Transport::Rtp,
+            TapUri::WebSocket { .. } => crate::metrics::Transport::Ws,
+        };
+        if self.list.len() > before {
+            shared.metrics.tap_added(transport);
+            let tap = &self.list[self.list.len() - 1];
+            tracing::info!(
+                %call_id,
+                control_id = %tap.control_id,
+                uri = %crate::redact::uri(&params.uri_text),
+                ready = tap.core.is_some(),
+                "tap started"
+            );
+            if tap.core.is_some() {
+                shared.metrics.tap_started(transport);
+            }
+        } else {
+            shared.metrics.tap_refused(transport);
+        }
+        started
+    }
+
+    async fn start_tap(
+        &mut self,
+        shared: &Shared,
+        call_id: &str,
+        params: &TapParams,
+        now: Instant,
+    ) -> Option<TapStarted> {
         self.generated += 1;
         let control_id = params
             .control_id
@@ -191,7 +237,7 @@ impl Taps {
             shared
                 .status
                 .channel(url)
-                .map_err(|error| tracing::warn!(%error, "tap status_url"))
+                .map_err(|error| tracing::warn!(error = %crate::redact::text(&error.to_string()), "tap status_url"))
                 .ok()
         });
         let mut event = TapEvent {
@@ -266,7 +312,7 @@ impl Taps {
                 let dest: SocketAddr = match dest {
                     Ok(dest) => dest,
                     Err((error, reason)) => {
-                        tracing::warn!(%error, uri = %params.uri_text, %reason, "tap destination");
+                        tracing::warn!(error = %crate::redact::text(&error), uri = %crate::redact::uri(&params.uri_text), %reason, "tap destination");
                         finish_unstarted(event, status, reason);
                         return failed(&control_id);
                     }
@@ -297,6 +343,7 @@ impl Taps {
                 let core = Tap::new(config, now, RtpStart::random(&mut rand::rng())).ok();
                 self.list.push(ActiveTap {
                     control_id: control_id.clone(),
+                    metrics: Arc::clone(&shared.metrics),
                     config,
                     core,
                     sink: Sink::Rtp(sink),
@@ -316,7 +363,7 @@ impl Taps {
                 let uri = match crate::sink::uri::TapUri::parse(url) {
                     Ok(uri) => uri,
                     Err(error) => {
-                        tracing::warn!(%error, "tap URI");
+                        tracing::warn!(error = %crate::redact::text(&error.to_string()), "tap URI");
                         finish_unstarted(event, status, Reason::InvalidParams);
                         return failed(&control_id);
                     }
@@ -359,6 +406,7 @@ impl Taps {
                 let sink = WsSink::start(target, policy, Arc::clone(&shared.tls), sink_config);
                 self.list.push(ActiveTap {
                     control_id,
+                    metrics: Arc::clone(&shared.metrics),
                     config,
                     core: None,
                     sink: Sink::Ws(sink),
@@ -391,6 +439,7 @@ impl Taps {
             };
             match event {
                 Some(WsEvent::Open) if tap.core.is_none() => {
+                    tap.metrics.tap_started(crate::metrics::Transport::Ws);
                     tap.core = Tap::new(tap.config, now, RtpStart::random(&mut rand::rng())).ok();
                     tap.next_due = Some(now);
                     if let Some(status) = &tap.status {
@@ -409,7 +458,13 @@ impl Taps {
                         Sink::Ws(ws) => ws.stats(),
                         Sink::Rtp(r) => r.stats(),
                     };
-                    tracing::info!(control_id = %tap.control_id, reason = end.reason.code(), detail = ?end.detail, "tap finished");
+                    tracing::info!(call_id = %tap.event.call_id, control_id = %tap.control_id, reason = end.reason.code(), detail = ?end.detail.as_deref().map(crate::redact::text), "tap finished");
+                    tap.metrics.tap_removed(
+                        crate::metrics::Transport::Ws,
+                        end.reason,
+                        tap.core.is_some(),
+                    );
+                    tap.metrics.tap_sink_done(&stats);
                     if tap.core.is_none() {
                         started.push(TapStarted {
                             succeeded: false,
@@ -505,6 +560,65 @@ impl Taps {
         let tap = self.list.remove(i);
         finish(tap, Reason::Stopped, now);
         true
+    }
+
+    /// Whether a tap `control_id` runs (or connects).
+    pub(crate) fn contains(&self, control_id: &str) -> bool {
+        self.list.iter().any(|t| t.control_id == control_id)
+    }
+
+    /// The control id of the tap started last.
+    pub(crate) fn last_control_id(&self) -> Option<String> {
+        self.list.last().map(|t| t.control_id.clone())
+    }
+
+    /// The running taps, for the control API.
+    pub(crate) fn views(&self) -> Vec<TapView> {
+        self.list
+            .iter()
+            .map(|t| {
+                let stats = match &t.sink {
+                    Sink::Rtp(r) => r.stats(),
+                    Sink::Ws(w) => w.stats(),
+                };
+                let codec = crate::sink::ws::codec_name(t.config.codec);
+                let device = match &t.event.device {
+                    Device::Rtp {
+                        addr, port, ptime, ..
+                    } => serde_json::json!({
+                        "type": "rtp",
+                        "params": {"addr": addr.to_string(), "port": port, "codec": codec, "ptime": ptime.ms()},
+                    }),
+                    Device::RtpUnresolved {
+                        host, port, ptime, ..
+                    } => serde_json::json!({
+                        "type": "rtp",
+                        "params": {"addr": host, "port": port, "codec": codec, "ptime": ptime.ms()},
+                    }),
+                    Device::Ws { uri, .. } => serde_json::json!({
+                        "type": "ws",
+                        "params": {"uri": crate::redact::uri(uri), "codec": codec},
+                    }),
+                };
+                TapView {
+                    control_id: t.control_id.clone(),
+                    state: if t.core.is_some() {
+                        "tapping"
+                    } else {
+                        "connecting"
+                    },
+                    direction: match t.config.direction {
+                        Direction::Speak => "speak",
+                        Direction::Listen => "listen",
+                        Direction::Both => "both",
+                    },
+                    codec,
+                    device,
+                    frames_sent: stats.frames_sent,
+                    frames_dropped: stats.frames_dropped,
+                }
+            })
+            .collect()
     }
 
     /// Stops every tap with `reason` (the call ended).
@@ -631,7 +745,13 @@ fn finish(mut tap: ActiveTap, reason: Reason, now: Instant) {
             }
         }
     }
-    tracing::info!(control_id = %tap.control_id, reason = reason.code(), "tap finished");
+    tracing::info!(call_id = %tap.event.call_id, control_id = %tap.control_id, reason = reason.code(), "tap finished");
+    let transport = match tap.sink {
+        Sink::Rtp(_) => crate::metrics::Transport::Rtp,
+        Sink::Ws(_) => crate::metrics::Transport::Ws,
+    };
+    tap.metrics
+        .tap_removed(transport, reason, tap.core.is_some());
     tokio::spawn(async move {
         let stats = match tap.sink {
             Sink::Rtp(sink) => sink.stats(),
@@ -645,6 +765,7 @@ fn finish(mut tap: ActiveTap, reason: Reason, now: Instant) {
                 ws.stats()
             }
         };
+        tap.metrics.tap_sink_done(&stats);
         let mut event = tap.event;
         event.state = TapState::Finished { reason, stats };
         if let Some(status) = tap.status {

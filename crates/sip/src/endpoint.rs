@@ -61,7 +61,7 @@ pub(crate) struct Shared {
     pub(crate) tcp_addr: Option<SocketAddr>,
     pub(crate) headers_of_interest: Vec<String>,
     draining: AtomicBool,
-    counters: Arc<Counters>,
+    pub(crate) counters: Arc<Counters>,
     cancel: CancellationToken,
 }
 
@@ -245,6 +245,9 @@ async fn dispatch(
 }
 
 fn route(shared: &Arc<Shared>, calls: &mpsc::Sender<IncomingCall>, mut tx: Transaction) {
+    shared
+        .counters
+        .request(tx.original.method.to_string().as_str());
     let in_dialog = tx
         .original
         .to_header()
@@ -261,16 +264,21 @@ fn route(shared: &Arc<Shared>, calls: &mpsc::Sender<IncomingCall>, mut tx: Trans
                 });
             }
             None if tx.original.method == Method::Ack => {}
-            None => reply(tx, StatusCode::CallTransactionDoesNotExist, vec![]),
+            None => reply(shared, tx, StatusCode::CallTransactionDoesNotExist, vec![]),
         }
         return;
     }
     let draining = shared.draining.load(Ordering::Relaxed);
     match tx.original.method {
-        Method::Invite if draining => reply(tx, StatusCode::ServiceUnavailable, retry_after()),
+        Method::Invite if draining => {
+            reply(shared, tx, StatusCode::ServiceUnavailable, retry_after())
+        }
         Method::Invite => offer_call(shared, calls, tx),
-        Method::Options if draining => reply(tx, StatusCode::ServiceUnavailable, retry_after()),
+        Method::Options if draining => {
+            reply(shared, tx, StatusCode::ServiceUnavailable, retry_after())
+        }
         Method::Options => reply(
+            shared,
             tx,
             StatusCode::OK,
             vec![
@@ -280,7 +288,7 @@ fn route(shared: &Arc<Shared>, calls: &mpsc::Sender<IncomingCall>, mut tx: Trans
         ),
         Method::Ack => {}
         Method::Bye | Method::Cancel | Method::PRack | Method::Update | Method::Info => {
-            reply(tx, StatusCode::CallTransactionDoesNotExist, vec![]);
+            reply(shared, tx, StatusCode::CallTransactionDoesNotExist, vec![]);
         }
         Method::Register
         | Method::Subscribe
@@ -288,6 +296,7 @@ fn route(shared: &Arc<Shared>, calls: &mpsc::Sender<IncomingCall>, mut tx: Trans
         | Method::Message
         | Method::Notify
         | Method::Refer => reply(
+            shared,
             tx,
             StatusCode::MethodNotAllowed,
             vec![Header::Allow(ALLOW.into())],
@@ -300,7 +309,16 @@ fn retry_after() -> Vec<Header> {
 }
 
 /// Answers an out-of-dialog transaction from its own task: a TCP send can wait on the peer.
-pub(crate) fn reply(mut tx: Transaction, status: StatusCode, headers: Vec<Header>) {
+pub(crate) fn reply(
+    shared: &Shared,
+    mut tx: Transaction,
+    status: StatusCode,
+    headers: Vec<Header>,
+) {
+    shared.counters.answer(
+        tx.original.method.to_string().as_str(),
+        u16::from(status.clone()),
+    );
     tokio::spawn(async move {
         if let Err(err) = tx.reply_with(status, headers, None).await {
             tracing::debug!(%err, "could not answer a request");

@@ -191,7 +191,9 @@ impl InboundCall {
         self.require_unanswered("answer")?;
         self.dialog
             .accept(Some(vec![sdp_content_type()]), Some(sdp.to_vec()))
-            .map_err(|err| SipError::stack("send 200", err))
+            .map_err(|err| SipError::stack("send 200", err))?;
+        self.shared.counters.answer("INVITE", 200);
+        Ok(())
     }
 
     /// Refuses the call with a final response.
@@ -229,6 +231,7 @@ impl InboundCall {
         self.transaction
             .send(TransactionEvent::Respond(response))
             .map_err(|err| SipError::stack("send the rejection", err))?;
+        self.shared.counters.answer("INVITE", rejection.code);
         self.dialog
             .reject(Some(status), None)
             .map_err(|err| SipError::stack("end the rejected dialog", err))
@@ -291,6 +294,7 @@ pub(crate) fn offer_call(
     let Ok(permit) = calls.clone().try_reserve_owned() else {
         tracing::warn!("incoming call queue full or closed, refusing an INVITE");
         reply(
+            shared,
             tx,
             StatusCode::ServiceUnavailable,
             vec![Header::RetryAfter("5".into())],
@@ -314,7 +318,7 @@ pub(crate) fn offer_call(
         Ok(dialog) => dialog,
         Err(err) => {
             tracing::debug!(%err, "cannot make a dialog of an INVITE");
-            reply(tx, StatusCode::BadRequest, vec![]);
+            reply(shared, tx, StatusCode::BadRequest, vec![]);
             return;
         }
     };

@@ -93,4 +93,4 @@ pub use in_dialog::{EndReason, ReInvite};
 pub use inbound::{CallId, InboundCall, InboundEvent, IncomingCall, Rejection, SignalTransport};
 pub use outbound::{Credentials, DialFailure, DialRequest, OutboundCall, OutboundEvent};
 pub use rate_limit::RateLimit;
-pub use stats::EndpointStats;
+pub use stats::{EndpointStats, METHODS};

@@ -25,7 +25,7 @@ pub use interpreter::{
 pub use load::{MAX_DOCUMENT_LEN, check};
 pub use params::{
     AnswerParams, Codec, ConnectParams, HangupReason, HttpMethod, PlayUrl, Reconnect,
-    RequestParams, TapDirection, TapParams, TapUri,
+    RequestParams, TapDirection, TapParams, TapUri, check_tap,
 };
 pub use scope::Scopes;
 pub use template::{is_template, substitute, substitute_value};

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::checker::{Checker, has_host, join_path};
+use crate::checker::{Checker, Mode, has_host, join_path};
 use crate::document::Method;
+use crate::error::ValidationError;
 
 /// An audio codec the node speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -694,6 +695,18 @@ fn tap(c: &mut Checker, path: &str, v: &Value) -> Option<TapParams> {
         reconnect: reconnect?,
         max_duration: max_duration?,
     })
+}
+
+/// Checks the parameters of a `tap` given outside a document (the control API's
+/// `calling.tap`): the same rules as the method's, every value known. Findings' paths are
+/// relative to the parameters (`codec`, `uri`, `reconnect.attempts`).
+pub fn check_tap(v: &Value) -> Result<TapParams, Vec<ValidationError>> {
+    let mut c = Checker::new(Mode::Run);
+    match tap(&mut c, "", v) {
+        Some(params) if c.errors.is_empty() => Ok(params),
+        _ if c.errors.is_empty() => Err(vec![ValidationError::new("", "invalid tap parameters")]),
+        _ => Err(c.errors),
+    }
 }
 
 fn stop_tap(c: &mut Checker, path: &str, v: &Value) -> Option<Option<String>> {

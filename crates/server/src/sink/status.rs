@@ -319,6 +319,9 @@ struct Inner {
     config: StatusConfig,
     policy: DestinationPolicy,
     counters: Counters,
+    /// Channels whose task has not ended: events posted or still to be posted.
+    open: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
 }
 
 /// The node's status event poster: one HTTP client, counters, and a channel per tap.
@@ -374,6 +377,8 @@ impl StatusPoster {
                 config,
                 policy,
                 counters: Counters::default(),
+                open: std::sync::atomic::AtomicUsize::new(0),
+                idle: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -383,9 +388,13 @@ impl StatusPoster {
         let target = Target::parse(status_url, &self.inner.policy)?;
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let inner = Arc::clone(&self.inner);
+        inner.open.fetch_add(1, Ordering::Relaxed);
         let task = tokio::spawn(async move {
             while let Some(body) = rx.recv().await {
                 inner.deliver(&target, body).await;
+            }
+            if inner.open.fetch_sub(1, Ordering::Relaxed) == 1 {
+                inner.idle.notify_waiters();
             }
         });
         Ok(StatusChannel {
@@ -393,6 +402,25 @@ impl StatusPoster {
             task,
             config: Arc::clone(&self.inner),
         })
+    }
+
+    /// Channels that may still deliver: their tap runs, or their last events are on their
+    /// way (delivered or given up by the retry rule).
+    pub fn open_channels(&self) -> usize {
+        self.inner.open.load(Ordering::Relaxed)
+    }
+
+    /// Waits until no channel is open.
+    pub async fn idle(&self) {
+        loop {
+            let notified = self.inner.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.open_channels() == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// The counters so far.
@@ -482,7 +510,12 @@ impl Inner {
             }
         }
         self.counters.failed.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(url = %target.url, "status event undeliverable ({last}): {body}");
+        tracing::warn!(
+            url = %crate::redact::uri(target.url.as_str()),
+            "status event undeliverable ({}): {}",
+            crate::redact::text(&last),
+            crate::redact::text(&body)
+        );
     }
 
     async fn attempt(&self, target: &Target, body: &str, signature: Option<&str>) -> Attempt {

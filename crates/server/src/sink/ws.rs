@@ -358,7 +358,7 @@ impl Worker {
         let end = self.session().await;
         let stats = self.queue.end();
         if let Some(detail) = &end.1 {
-            tracing::info!(uri = %self.target.uri, reason = %end.0, "WebSocket tap ended: {detail}");
+            tracing::info!(uri = %crate::redact::uri(&self.target.uri.to_string()), reason = %end.0, "WebSocket tap ended: {}", crate::redact::text(detail));
         }
         // The receiver may be gone with its call; the end is then only logged.
         let _ = self.events.send(WsEvent::Ended(WsEnd {
@@ -392,7 +392,7 @@ impl Worker {
                     return (reason, None);
                 }
                 StreamEnd::Lost(detail) => {
-                    tracing::info!(uri = %self.target.uri, "WebSocket tap lost: {detail}");
+                    tracing::info!(uri = %crate::redact::uri(&self.target.uri.to_string()), "WebSocket tap lost: {}", crate::redact::text(&detail));
                     match self.reconnect(addr).await {
                         Ok((next, attempt)) => {
                             ws = next;

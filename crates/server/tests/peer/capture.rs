@@ -33,18 +33,21 @@ impl Capture {
         let _ = std::fs::remove_file(&file);
         let mut child = Command::new("tcpdump")
             // Immediate mode hands every packet over at once, so none is left in the kernel's
-            // ring when SIGTERM arrives; a 4 MiB ring rides out tcpdump being scheduled late
-            // on a busy machine.
+            // ring when SIGTERM arrives. Its ring has one slot per snapshot length: 8 KiB
+            // snapshots (the largest datagram the tests send is a few KiB of SIP) in a 64 MiB
+            // ring leave room for 8,192 packets while a loaded machine keeps tcpdump waiting.
             .args([
                 "-i",
                 "lo",
                 "--immediate-mode",
-                "-B",
-                "4096",
                 "-U",
                 "-n",
-                "-w",
+                "-s",
+                "8192",
+                "-B",
+                "65536",
             ])
+            .arg("-w")
             .arg(&file)
             .arg(format!("udp and ({filter})"))
             .stdin(Stdio::null())
