@@ -110,7 +110,10 @@ async fn drive(incoming: IncomingCall, shared: &Shared, report: &mut CallReport)
     } = incoming;
     tracing::info!(%call_id, from = %crate::redact::uri(&from), to = %crate::redact::uri(&to), %source, "call offered");
     let _slot = shared.admit(false);
-    if shared.draining() {
+    if shared.over_capacity() {
+        tracing::warn!(%call_id, max_calls = ?shared.config.max_calls, "call limit reached");
+    }
+    if shared.draining() || shared.over_capacity() {
         return reject(
             &call,
             report,

@@ -39,6 +39,9 @@ pub struct NodeConfig {
     pub ack_timeout: Duration,
     /// Tap limits, the send queue bound and what status events say of the node.
     pub taps: crate::TapRules,
+    /// Calls the node runs at once; past this, new INVITEs get 503 with Retry-After while the
+    /// calls up keep running. `None` (the default) sets no limit beyond the RTP ports.
+    pub max_calls: Option<usize>,
 }
 
 impl Default for NodeConfig {
@@ -59,6 +62,7 @@ impl Default for NodeConfig {
             destinations: crate::sink::policy::DestinationPolicy::allow_all(),
             ack_timeout: Duration::from_secs(32),
             taps: crate::TapRules::default(),
+            max_calls: None,
         }
     }
 }
@@ -556,6 +560,7 @@ impl Config {
                 .filter(|key| !key.is_empty()),
             ca_file: Some(PathBuf::from(&self.taps.ca_file))
                 .filter(|_| !self.taps.ca_file.is_empty()),
+            ..crate::TapRules::default()
         };
         if self.taps.deny_private {
             node.destinations = crate::sink::policy::DestinationPolicy::deny_private(vec![

@@ -58,6 +58,14 @@ impl Shared {
         CallSlot(&self.active)
     }
 
+    /// Whether more calls are running than `max_calls` allows, this one (already admitted)
+    /// included: two calls admitted at once may both be refused, never both run.
+    pub(crate) fn over_capacity(&self) -> bool {
+        self.config
+            .max_calls
+            .is_some_and(|max| self.active.load(Ordering::Relaxed) > max)
+    }
+
     /// Calls whose task is running.
     pub(crate) fn active_calls(&self) -> usize {
         self.active.load(Ordering::Relaxed)
@@ -99,6 +107,7 @@ impl Node {
             space_id: config.taps.space_id.clone(),
             node_id: config.taps.node_id.clone(),
             signing_key: config.taps.signing_key.clone(),
+            timeout: config.taps.status_timeout,
             ..crate::sink::status::StatusConfig::default()
         };
         let status = crate::sink::status::StatusPoster::new(
@@ -181,6 +190,11 @@ impl Node {
     /// The SIP endpoint's counters.
     pub fn sip_stats(&self) -> EndpointStats {
         self.endpoint.stats()
+    }
+
+    /// The delivery counters of status events: delivered, retried, given up.
+    pub fn status_counters(&self) -> crate::sink::status::StatusCounters {
+        self.shared.status.counters()
     }
 
     /// A stream of reports, one per call as it ends, from now on.

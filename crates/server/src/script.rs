@@ -690,19 +690,19 @@ fn playback(
     media_dir: &Path,
     fetched: &[Vec<u8>],
 ) -> Result<Playback, String> {
-    let mut samples = Vec::new();
+    let mut playback = Playback::empty(law);
     let mut fetched = fetched.iter();
     for url in urls {
         match url {
-            PlayUrl::Silence(d) => samples.resize(samples.len() + samples_of(*d), law.silence()),
-            PlayUrl::Ring(d) => samples.extend(ringback(law, *d)),
+            PlayUrl::Silence(d) => playback.push_silence(samples_of(*d)),
+            PlayUrl::Ring(d) => playback.push_repeated(ringback_cadence(law), samples_of(*d)),
             PlayUrl::File(path) => {
                 let file = media_dir.join(path.trim_start_matches('/'));
                 let bytes = std::fs::read(&file)
                     .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
                 let audio = crate::wav::decode(&bytes, law)
                     .map_err(|e| format!("{}: {e}", file.display()))?;
-                samples.extend_from_slice(audio.samples());
+                playback.append(audio);
             }
             PlayUrl::Http(url) => {
                 let bytes = fetched
@@ -710,16 +710,16 @@ fn playback(
                     .ok_or_else(|| format!("{} was not fetched", crate::redact::uri(url)))?;
                 let audio = crate::wav::decode(bytes, law)
                     .map_err(|e| format!("{}: {e}", crate::redact::uri(url)))?;
-                samples.extend_from_slice(audio.samples());
+                playback.append(audio);
             }
             PlayUrl::Say(_) => {
                 let bytes = fetched.next().ok_or("the speech was not made")?;
                 let audio = crate::wav::decode(bytes, law).map_err(|e| format!("say: {e}"))?;
-                samples.extend_from_slice(audio.samples());
+                playback.append(audio);
             }
         }
     }
-    Ok(Playback::new(law, samples))
+    Ok(playback)
 }
 
 /// Fetches the WAV files of `http(s)://` items and speaks `say:` items, in order.
@@ -781,23 +781,26 @@ async fn fetch_audio(
     Ok(files)
 }
 
-fn samples_of(d: Duration) -> usize {
-    (d.as_millis() as usize).saturating_mul(8)
+fn samples_of(d: Duration) -> u64 {
+    (d.as_millis() as u64).saturating_mul(8)
 }
 
-/// Ring-back tone (ITU-T E.180, North American cadence): 440 + 480 Hz, 2 s on, 4 s off.
-fn ringback(law: Law, d: Duration) -> impl Iterator<Item = u8> {
-    (0..samples_of(d)).map(move |i| {
-        if i % 48_000 < 16_000 {
-            let t = i as f64 / 8000.0;
-            let v = 2000.0
-                * ((2.0 * std::f64::consts::PI * 440.0 * t).sin()
-                    + (2.0 * std::f64::consts::PI * 480.0 * t).sin());
-            law.encode(v as i16)
-        } else {
-            law.silence()
-        }
-    })
+/// One cadence of ring-back tone (ITU-T E.180, North American): 440 + 480 Hz for 2 s, then
+/// 4 s of silence; both tones complete whole cycles in it, so it repeats seamlessly.
+fn ringback_cadence(law: Law) -> Vec<u8> {
+    (0..48_000)
+        .map(|i| {
+            if i < 16_000 {
+                let t = f64::from(i) / 8000.0;
+                let v = 2000.0
+                    * ((2.0 * std::f64::consts::PI * 440.0 * t).sin()
+                        + (2.0 * std::f64::consts::PI * 480.0 * t).sin());
+                law.encode(v as i16)
+            } else {
+                law.silence()
+            }
+        })
+        .collect()
 }
 
 /// Loads and validates every routed document at start, so that a bad one stops the node
@@ -831,4 +834,50 @@ pub fn load_routes(
         routes.by_user.insert(user.clone(), load(path)?);
     }
     Ok(routes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_hour_of_silence_or_ring_back_is_ready_at_once_in_constant_memory() {
+        let hour = Duration::from_secs(3600);
+        let dir = Path::new(".");
+        let silence = playback(&[PlayUrl::Silence(hour)], Law::Ulaw, dir, &[]).expect("silence");
+        assert_eq!(silence.len(), 28_800_000);
+        assert_eq!(silence.held_bytes(), 1, "one sample, not 28.8 MB");
+        let ring = playback(&[PlayUrl::Ring(hour)], Law::Alaw, dir, &[]).expect("ring-back");
+        assert_eq!(ring.len(), 28_800_000);
+        assert_eq!(ring.held_bytes(), 48_000, "one 6 s cadence");
+        // Ten hours cost no more than one.
+        let long = playback(&[PlayUrl::Ring(hour * 10)], Law::Alaw, dir, &[]).expect("ring-back");
+        assert_eq!(long.held_bytes(), ring.held_bytes());
+    }
+
+    #[test]
+    fn ring_back_is_two_seconds_of_tone_then_four_of_silence_seamlessly() {
+        let one = playback(
+            &[PlayUrl::Ring(Duration::from_secs(12))],
+            Law::Ulaw,
+            Path::new("."),
+            &[],
+        )
+        .expect("ring-back")
+        .samples();
+        assert_eq!(one.len(), 96_000);
+        assert!(
+            one[16_000..48_000]
+                .iter()
+                .all(|&s| s == Law::Ulaw.silence())
+        );
+        assert!(
+            one[..16_000]
+                .iter()
+                .filter(|&&s| s != Law::Ulaw.silence())
+                .count()
+                > 15_000
+        );
+        assert_eq!(one[..48_000], one[48_000..], "the cadence repeats");
+    }
 }

@@ -21,7 +21,7 @@ use swml::{Codec, TapDirection, TapParams, TapStarted, TapUri};
 use tap::{Direction, Input, Output, Ptime, RtpStart, Stream, Tap, TapConfig};
 
 use crate::node::Shared;
-use crate::sink::policy::{DestinationPolicy, Host};
+use crate::sink::policy::{DestinationPolicy, Host, ResolveError};
 use crate::sink::rtp::{RtpSink, RtpSinkConfig};
 use crate::sink::status::{Device, StatusChannel, TapEvent, TapState};
 use crate::sink::ws::{
@@ -62,6 +62,13 @@ pub struct TapRules {
     /// A PEM file of CA certificates trusted besides the built-in web roots, for `wss://` taps
     /// and every HTTPS request of the node (status events, documents, `request`, `play`).
     pub ca_file: Option<PathBuf>,
+    /// How long one status-event POST may wait for its answer before it is retried (default
+    /// 5 s; four attempts in all).
+    pub status_timeout: Duration,
+    /// The kernel send buffer of each WebSocket tap's connection in bytes (`SO_SNDBUF`);
+    /// `None` (the default) leaves it to the kernel. With the queue, it bounds what a receiver
+    /// that never reads can hold of the node's memory.
+    pub ws_send_buffer: Option<u32>,
 }
 
 impl Default for TapRules {
@@ -78,6 +85,8 @@ impl Default for TapRules {
             space_id: String::new(),
             node_id: "earshot".into(),
             signing_key: None,
+            status_timeout: Duration::from_secs(5),
+            ws_send_buffer: None,
             ca_file: None,
         }
     }
@@ -277,18 +286,34 @@ impl Taps {
         };
         match &params.uri {
             TapUri::Rtp { host, port } => {
+                // A name that does not resolve (or not within the connect timeout) is a
+                // failure to connect; only an address the policy refuses is denied.
                 let dest = match Host::parse(host) {
-                    Ok(host) => policy
-                        .resolve(&host, *port)
+                    Ok(host) => {
+                        match tokio::time::timeout(
+                            rules.connect_timeout,
+                            policy.resolve(&host, *port),
+                        )
                         .await
-                        .map_err(|e| e.to_string()),
-                    Err(error) => Err(error.to_string()),
+                        {
+                            Ok(Ok(dest)) => Ok(dest),
+                            Ok(Err(ResolveError::Denied(denied))) => {
+                                Err((denied.to_string(), Reason::DestinationDenied))
+                            }
+                            Ok(Err(error)) => Err((error.to_string(), Reason::ConnectFailed)),
+                            Err(_) => Err((
+                                format!("{host}: no DNS answer within the connect timeout"),
+                                Reason::ConnectFailed,
+                            )),
+                        }
+                    }
+                    Err(error) => Err((error.to_string(), Reason::DestinationDenied)),
                 };
                 let dest: SocketAddr = match dest {
                     Ok(dest) => dest,
-                    Err(error) => {
-                        tracing::warn!(error = %crate::redact::text(&error.to_string()), uri = %crate::redact::uri(&params.uri_text), "tap destination");
-                        finish_unstarted(event, status, Reason::DestinationDenied);
+                    Err((error, reason)) => {
+                        tracing::warn!(error = %crate::redact::text(&error), uri = %crate::redact::uri(&params.uri_text), %reason, "tap destination");
+                        finish_unstarted(event, status, reason);
                         return failed(&control_id);
                     }
                 };
@@ -375,6 +400,7 @@ impl Taps {
                 let sink_config = WsSinkConfig {
                     connect_timeout: rules.connect_timeout,
                     queue_frames: Some(queue_frames(rules.queue_ms, config.ptime)),
+                    send_buffer: rules.ws_send_buffer,
                     ..WsSinkConfig::default()
                 };
                 let sink = WsSink::start(target, policy, Arc::clone(&shared.tls), sink_config);

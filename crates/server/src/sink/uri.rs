@@ -73,10 +73,25 @@ pub enum UriError {
     },
 }
 
+/// `uri` with the user information of its authority, if any, replaced by `***`.
+fn masked(uri: &str) -> String {
+    let Some(start) = uri.find("://").map(|i| i + 3) else {
+        return uri.to_owned();
+    };
+    let rest = &uri[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{}***{}", &uri[..start], &rest[at..]),
+        None => uri.to_owned(),
+    }
+}
+
 impl TapUri {
     /// Parses a tap `uri`.
     pub fn parse(uri: &str) -> Result<TapUri, UriError> {
-        let err_uri = || uri.to_owned();
+        // Errors are logged: they show the URI with any user information masked, since that
+        // is where a password would be.
+        let err_uri = || masked(uri);
         let (scheme, rest) = if let Some(r) = strip_prefix_ci(uri, "rtp://") {
             (Scheme::Rtp, r)
         } else if let Some(r) = strip_prefix_ci(uri, "wss://") {
@@ -180,6 +195,23 @@ mod tests {
 
     fn ok(uri: &str) -> TapUri {
         TapUri::parse(uri).expect("a valid tap uri")
+    }
+
+    #[test]
+    fn a_rejected_uri_never_shows_its_password() {
+        for uri in [
+            "ws://user:s3cret@example.com/x",
+            "wss://s3cret@example.com:443",
+            "rtp://u:s3cret@10.0.0.1:4000",
+            "ws://user:s3cret@exa mple.com/",
+        ] {
+            let error = TapUri::parse(uri).expect_err("user information is rejected");
+            let shown = error.to_string();
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(shown.contains("***@"), "{shown}");
+        }
+        assert_eq!(masked("ws://a:b@h/p?q=x@y"), "ws://***@h/p?q=x@y");
+        assert_eq!(masked("ws://h/p@x"), "ws://h/p@x");
     }
 
     #[test]

@@ -41,7 +41,7 @@ use rtp::RtpTime;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use tap::{Direction, Frame, Ptime};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
@@ -78,6 +78,9 @@ pub struct WsSinkConfig {
     pub close_wait: Duration,
     /// The send queue's length; `None` holds one second of audio (1000 / ptime frames).
     pub queue_frames: Option<usize>,
+    /// The connection's kernel send buffer (`SO_SNDBUF`) in bytes; `None` leaves it to the
+    /// kernel, whose autotuning can let a receiver that never reads pin megabytes per tap.
+    pub send_buffer: Option<u32>,
 }
 
 impl Default for WsSinkConfig {
@@ -86,6 +89,7 @@ impl Default for WsSinkConfig {
             connect_timeout: Duration::from_secs(5),
             close_wait: Duration::from_secs(1),
             queue_frames: None,
+            send_buffer: None,
         }
     }
 }
@@ -424,7 +428,19 @@ impl Worker {
         let failed = |what: &str, e: &dyn std::fmt::Display| {
             ConnectError::Failed(format!("{what} {addr}: {e}"))
         };
-        let tcp = TcpStream::connect(addr)
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(|e| failed("a socket for", &e))?;
+        if let Some(bytes) = self.config.send_buffer {
+            socket
+                .set_send_buffer_size(bytes)
+                .map_err(|e| failed("the send buffer for", &e))?;
+        }
+        let tcp = socket
+            .connect(addr)
             .await
             .map_err(|e| failed("TCP connect to", &e))?;
         // Audio messages are small and due now.

@@ -36,7 +36,17 @@ impl Capture {
             // ring when SIGTERM arrives. Its ring has one slot per snapshot length: 8 KiB
             // snapshots (the largest datagram the tests send is a few KiB of SIP) in a 64 MiB
             // ring leave room for 8,192 packets while a loaded machine keeps tcpdump waiting.
-            .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-s", "8192", "-B", "65536"])
+            .args([
+                "-i",
+                "lo",
+                "--immediate-mode",
+                "-U",
+                "-n",
+                "-s",
+                "8192",
+                "-B",
+                "65536",
+            ])
             .arg("-w")
             .arg(&file)
             .arg(format!("udp and ({filter})"))

@@ -1,7 +1,8 @@
 """An HTTP status receiver (Python's http.server) that answers from a script of codes.
 
 Usage: status_server.py CODE[,CODE...]: the n-th request is answered with the n-th code (the
-last one repeats). Prints JSON lines on stdout: {"event": "listening", "port": P} first, then
+last one repeats); code 0 never answers (the connection is held open, as by a server that hangs).
+Prints JSON lines on stdout: {"event": "listening", "port": P} first, then
 one {"event": "request", ...} per request, with its path, headers, body and the code answered.
 The process exits when stdin closes.
 """
@@ -9,6 +10,7 @@ The process exits when stdin closes.
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 codes = [int(c) for c in sys.argv[1].split(",")]
@@ -37,6 +39,9 @@ class Handler(BaseHTTPRequestHandler):
                 "body": body,
                 "code": code,
             })
+        if code == 0:
+            while True:
+                time.sleep(3600)
         self.send_response(code)
         self.send_header("Content-Length", "0")
         self.end_headers()
