@@ -105,6 +105,9 @@ pub struct SipSection {
     pub user_agent: String,
     /// How long an offerless INVITE's 200 waits for the ACK with the answer, in seconds.
     pub ack_timeout_secs: u64,
+    /// Calls the node carries at once; past it new INVITEs get 503 with Retry-After. 0 sets
+    /// no limit.
+    pub max_calls: usize,
 }
 
 impl Default for SipSection {
@@ -117,6 +120,7 @@ impl Default for SipSection {
             incoming_capacity: node.sip.incoming_capacity,
             user_agent: node.sip.user_agent,
             ack_timeout_secs: node.ack_timeout.as_secs(),
+            max_calls: node.max_calls.unwrap_or(0),
         }
     }
 }
@@ -219,6 +223,11 @@ pub struct TapsSection {
     /// A PEM file of CA certificates trusted besides the built-in roots (wss taps and all of
     /// the node's HTTPS); empty, none.
     pub ca_file: String,
+    /// How long one status-event POST may wait for its answer before it is retried, in ms.
+    pub status_timeout_ms: u64,
+    /// The kernel send buffer of each WebSocket tap's connection in bytes; 0 leaves it to the
+    /// kernel. With `queue_ms` it bounds what a receiver that never reads holds of memory.
+    pub ws_send_buffer: u32,
 }
 
 impl Default for TapsSection {
@@ -237,6 +246,8 @@ impl Default for TapsSection {
             node_id: rules.node_id,
             signing_key: String::new(),
             ca_file: String::new(),
+            status_timeout_ms: duration_ms(rules.status_timeout),
+            ws_send_buffer: rules.ws_send_buffer.unwrap_or(0),
         }
     }
 }
@@ -532,6 +543,7 @@ impl Config {
         node.sip.incoming_capacity = self.sip.incoming_capacity;
         node.sip.user_agent = self.sip.user_agent.clone();
         node.ack_timeout = Duration::from_secs(self.sip.ack_timeout_secs);
+        node.max_calls = (self.sip.max_calls > 0).then_some(self.sip.max_calls);
         let (first, last) = self.port_range()?;
         node.rtp = PortPoolConfig {
             ip: self.rtp.ip,
@@ -560,7 +572,8 @@ impl Config {
                 .filter(|key| !key.is_empty()),
             ca_file: Some(PathBuf::from(&self.taps.ca_file))
                 .filter(|_| !self.taps.ca_file.is_empty()),
-            ..crate::TapRules::default()
+            status_timeout: Duration::from_millis(self.taps.status_timeout_ms),
+            ws_send_buffer: (self.taps.ws_send_buffer > 0).then_some(self.taps.ws_send_buffer),
         };
         if self.taps.deny_private {
             node.destinations = crate::sink::policy::DestinationPolicy::deny_private(vec![
