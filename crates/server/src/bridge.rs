@@ -260,10 +260,16 @@ pub(crate) async fn relay(
 ) -> RelayEnd {
     let mut shutdown = shared.shutdown();
     a.core_mut().set_source(Source::Relay);
+    // One timer for the call's legs and taps, moved only when the next deadline does.
+    let timer = tokio::time::sleep_until(a.next_deadline());
+    tokio::pin!(timer);
     loop {
         let mut deadline = a.next_deadline().min(b.next_deadline());
         if let Some(due) = taps.deadline() {
             deadline = deadline.min(tokio::time::Instant::from_std(due));
+        }
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
         }
         tokio::select! {
             received = a.recv() => match received {
@@ -279,7 +285,7 @@ pub(crate) async fn relay(
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "RTP receive failed"),
             },
-            () = tokio::time::sleep_until(deadline) => {}
+            () = &mut timer => {}
             event = a_call.next_event() => match event {
                 Some(InboundEvent::Bye) | None => {
                     let _ = b_call.hangup().await;
