@@ -19,10 +19,11 @@
 //!   SSRC and sequence, its payload type, transcoded when the laws differ), its timestamp
 //!   the bridged stream's plus an offset fixed so that it continues this leg's last
 //!   timestamp; gaps and reordering in the bridged stream stay visible in the timestamps.
-//!   While relayed audio flows, the leg's own frames are not sent; one ptime plus the
-//!   playout window after the last forwarded packet they resume (silence, continuing the
-//!   timestamps). A bridged leg sending another ptime is re-framed on the grid through the
-//!   playout window instead.
+//!   While relayed audio flows, the leg's own frames are not sent; when none has come for
+//!   one ptime plus [`RELAY_HOLD_OFF`] (or the playout window, if longer) they resume
+//!   (silence, continuing the timestamps). The hold-off is long so that a shell that falls
+//!   behind its socket does not send silence and the late relayed packets both. A bridged
+//!   leg sending another ptime is re-framed on the grid through the playout window instead.
 //! - Where it sends: the SDP address until the peer's first packet, then where the peer's
 //!   packets come from (see [`crate::latch`]'s rule), unless latching is off. Nothing is sent
 //!   when the negotiated direction does not send or the address is unspecified (RFC 2543 hold).
@@ -58,6 +59,9 @@ const MAX_FRAME: usize = 960;
 const MAX_EVENT_PAYLOAD: usize = 16;
 /// Telephone-event packets held until the shell drains them (it does after every input).
 const EVENT_QUEUE: usize = 8;
+/// How long after the end of the last forwarded packet a relaying leg sends its own frames
+/// again, at least.
+pub const RELAY_HOLD_OFF: Duration = Duration::from_millis(200);
 
 /// What a received payload carries, by the leg's negotiated payload types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -614,7 +618,8 @@ impl LegCore {
     /// re-framed on the grid through the playout window.
     fn forward_audio(&mut self, now: Instant, law: Law, packet: &Packet<'_>) {
         let samples = self.ptime.samples();
-        let window = Duration::from_millis(u64::from(self.config.playout_window_ms));
+        let hold_off =
+            Duration::from_millis(u64::from(self.config.playout_window_ms)).max(RELAY_HOLD_OFF);
         if packet.payload.len() != samples {
             if !self.player.is_relay() {
                 self.player = Player::relay(
@@ -643,7 +648,7 @@ impl LegCore {
                 offset
             }
         };
-        relay.covered_until = Some(now + self.ptime.duration() + window);
+        relay.covered_until = Some(now + self.ptime.duration() + hold_off);
         let timestamp = theirs.wrapping_add(offset);
         let end = timestamp.wrapping_add(samples as u32);
         // A reordered packet keeps its place in the timestamps; the newest end is next.
@@ -1135,12 +1140,13 @@ mod tests {
             // No wake-up for frames the forwarded audio stands in for.
             assert!(b.poll_timeout() > now + ms(20), "packet {k}");
         }
-        // The relayed stream stops: one ptime plus the playout window later, B's silence
-        // resumes on its grid, the timestamps still continuing.
+        // The relayed stream stops: one ptime plus the hold-off later, B's silence resumes on
+        // its grid, the timestamps still continuing.
         let last = t0 + ms(27 + 20 * 9);
         let resume = b.poll_timeout();
+        let gap = ms(20) + RELAY_HOLD_OFF;
         assert!(
-            resume >= last + ms(60) && resume < last + ms(80),
+            resume >= last + gap && resume < last + gap + ms(20),
             "{resume:?}"
         );
         assert!(drain(&mut b, resume - ms(1)).is_empty());
