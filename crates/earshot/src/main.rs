@@ -2,9 +2,9 @@
 //! end to end, `receive` takes taps and checks them.
 
 mod args;
+mod bench;
 mod demo;
 mod receive;
-mod bench;
 
 use std::process::ExitCode;
 use std::time::Duration;
