@@ -11,9 +11,11 @@ pub struct LegConfig {
     /// Report [`crate::LegEvent::Inactive`] after this long without RTP from the peer; `None`
     /// never reports. A leg on hold is exempt.
     pub inactivity_timeout: Option<Duration>,
-    /// How late relayed or echoed audio may arrive and still be played, in ms: the playout
-    /// delay of [`crate::Source::Echo`] and [`crate::Source::Relay`] (at most
-    /// [`tap::MAX_WINDOW_MS`]).
+    /// How late echoed audio may arrive and still be played, in ms: the playout delay of
+    /// [`crate::Source::Echo`] and of relayed audio of another ptime than the leg's (at most
+    /// [`tap::MAX_WINDOW_MS`]). Relayed audio of the leg's ptime is forwarded at once; the
+    /// leg's own frames resume one ptime plus this window (at least
+    /// [`crate::RELAY_HOLD_OFF`]) after the last of it.
     pub playout_window_ms: u32,
     /// How many overdue frames are still sent when the shell falls behind its schedule;
     /// older ones are skipped (timestamps jump, sequence numbers stay continuous).

@@ -14,6 +14,16 @@
 //!   `start + n·ptime` and carries timestamp `ts0 + n·8·ptime_ms`, the marker on the first
 //!   frame sent. Frames are produced while the leg does not send too (hold), so the grid and
 //!   the source advance in real time; they just are not transmitted.
+//! - Relayed audio ([`Source::Relay`]) is forwarded as it arrives, with no playout buffer:
+//!   a packet of one ptime of the bridged leg is sent at once in this leg's stream (its
+//!   SSRC and sequence, its payload type, transcoded when the laws differ), its timestamp
+//!   the bridged stream's plus an offset fixed so that it continues this leg's last
+//!   timestamp; gaps and reordering in the bridged stream stay visible in the timestamps.
+//!   While relayed audio flows, the leg's own frames are not sent; when none has come for
+//!   one ptime plus [`RELAY_HOLD_OFF`] (or the playout window, if longer) they resume
+//!   (silence, continuing the timestamps). The hold-off is long so that a shell that falls
+//!   behind its socket does not send silence and the late relayed packets both. A bridged
+//!   leg sending another ptime is re-framed on the grid through the playout window instead.
 //! - Where it sends: the SDP address until the peer's first packet, then where the peer's
 //!   packets come from (see [`crate::latch`]'s rule), unless latching is off. Nothing is sent
 //!   when the negotiated direction does not send or the address is unspecified (RFC 2543 hold).
@@ -49,6 +59,9 @@ const MAX_FRAME: usize = 960;
 const MAX_EVENT_PAYLOAD: usize = 16;
 /// Telephone-event packets held until the shell drains them (it does after every input).
 const EVENT_QUEUE: usize = 8;
+/// How long after the end of the last forwarded packet a relaying leg sends its own frames
+/// again, at least.
+pub const RELAY_HOLD_OFF: Duration = Duration::from_millis(200);
 
 /// What a received payload carries, by the leg's negotiated payload types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +126,8 @@ pub struct Transmit<'a> {
     pub bytes: &'a [u8],
     /// Its header.
     pub header: Header,
-    /// When it was due: on the frame grid for audio, when relayed for a telephone-event.
+    /// When it was due: on the frame grid for the leg's own audio, when received for
+    /// forwarded audio and relayed telephone-events.
     pub due: Instant,
     /// What it carries.
     pub kind: PayloadKind,
@@ -174,6 +188,25 @@ struct EventClock {
     ours: RtpTime,
 }
 
+/// The state of a leg playing [`Source::Relay`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Relay {
+    /// The bridged stream's SSRC and the offset from its timestamps to ours, fixed by the
+    /// first packet forwarded after one of the leg's own frames (or from a new SSRC).
+    anchor: Option<(Ssrc, u32)>,
+    /// Until when forwarded audio stands in for the leg's own frames.
+    covered_until: Option<Instant>,
+}
+
+/// A forwarded audio packet whose payload is in the output buffer, waiting for
+/// [`LegCore::poll_transmit`].
+#[derive(Debug, Clone, Copy)]
+struct Forward {
+    timestamp: RtpTime,
+    len: usize,
+    due: Instant,
+}
+
 /// The media logic of one leg: see the module documentation.
 #[derive(Debug)]
 pub struct LegCore {
@@ -191,8 +224,12 @@ pub struct LegCore {
     ssrc: Ssrc,
     next_seq: SeqNo,
     grid_start: Instant,
-    grid_ts: RtpTime,
     next_frame: u64,
+    /// The timestamp of the next audio frame produced: one ptime per frame, and after a
+    /// forwarded packet the end of the newest one.
+    next_ts: RtpTime,
+    relay: Option<Relay>,
+    forward: Option<Forward>,
     marker_pending: bool,
     /// Whether the last audio frame handed out carried the marker (re-armed if it failed).
     last_marker: bool,
@@ -231,8 +268,10 @@ impl LegCore {
             ssrc: start.ssrc,
             next_seq: start.seq,
             grid_start: now,
-            grid_ts: start.timestamp,
             next_frame: 0,
+            next_ts: start.timestamp,
+            relay: None,
+            forward: None,
             marker_pending: true,
             last_marker: false,
             player: Player::Silence,
@@ -264,16 +303,14 @@ impl LegCore {
         let ptime = frame_ptime(media.ptime);
         if ptime != self.ptime || media.codec != self.law {
             let next_due = self.due(self.next_frame);
-            self.grid_ts = self.frame_ts(self.next_frame);
             self.grid_start = next_due;
             self.next_frame = 0;
             self.ptime = ptime;
             self.law = media.codec;
             // Echo and relay audio is placed on the grid, so their playout starts afresh; a
             // playback goes on where it was.
-            if self.player.is_echo() || self.player.is_relay() {
-                let source = self.player.source();
-                self.set_source(source);
+            if self.player.is_echo() || self.relay.is_some() {
+                self.set_source(self.source());
             }
         }
         self.last_activity = self.last_activity.max(now);
@@ -282,6 +319,8 @@ impl LegCore {
 
     /// Plays `source` from the next frame on.
     pub fn set_source(&mut self, source: Source) {
+        self.relay = matches!(source, Source::Relay).then(Relay::default);
+        self.forward = None;
         self.player = Player::new(
             source,
             self.law,
@@ -363,8 +402,8 @@ impl LegCore {
     /// to relay at once.
     pub fn handle_relay(&mut self, now: Instant, inbound: &Inbound<'_>) {
         match inbound.kind {
-            PayloadKind::Audio(law) if self.player.is_relay() => {
-                self.player.feed(now, law, &inbound.packet);
+            PayloadKind::Audio(law) if self.relay.is_some() => {
+                self.forward_audio(now, law, &inbound.packet);
             }
             PayloadKind::TelephoneEvent => self.queue_event(now, &inbound.packet),
             PayloadKind::Audio(_) | PayloadKind::Other => {}
@@ -401,9 +440,33 @@ impl LegCore {
         self.stats.icmp_errors += 1;
     }
 
-    /// The next packet to send by `now`: queued telephone-events first, then audio frames due.
-    /// Call until it returns `None` after every input.
+    /// The next packet to send by `now`: a forwarded packet first, then queued
+    /// telephone-events, then audio frames due. Call until it returns `None` after every
+    /// input.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<'_>> {
+        if let Some(forward) = self.forward.take()
+            && let Some(destination) = self.destination()
+        {
+            let header = Header {
+                marker: std::mem::take(&mut self.marker_pending),
+                payload_type: self.payload_type,
+                seq: self.take_seq(),
+                timestamp: forward.timestamp,
+                ssrc: self.ssrc,
+            };
+            self.last_marker = header.marker;
+            self.write_header(&header);
+            let len = HEADER_LEN + forward.len;
+            self.stats.packets_out += 1;
+            self.stats.bytes_out += len as u64;
+            return Some(Transmit {
+                destination,
+                bytes: &self.out[..len],
+                header,
+                due: forward.due,
+                kind: PayloadKind::Audio(self.law),
+            });
+        }
         while let Some(event) = self.pending_events.pop_front() {
             let (Some(destination), Some(pt)) = (self.destination(), self.telephone_event) else {
                 self.stats.events_dropped += 1;
@@ -439,6 +502,12 @@ impl LegCore {
                 return None;
             }
             self.next_frame += 1;
+            if let Some(until) = self.relay.and_then(|r| r.covered_until)
+                && due < until
+            {
+                // Forwarded audio stands in for this frame.
+                continue;
+            }
             let fill = self.player.fill(
                 due,
                 self.law,
@@ -446,6 +515,12 @@ impl LegCore {
             );
             if fill == Fill::Finished {
                 self.events.push_back(LegEvent::PlaybackFinished);
+            }
+            let timestamp = self.next_ts;
+            self.next_ts = timestamp.wrapping_add(samples as u32);
+            if let Some(relay) = &mut self.relay {
+                // The next forwarded packet continues from this frame.
+                relay.anchor = None;
             }
             if now.saturating_duration_since(due) >= burst {
                 self.stats.frames_skipped += 1;
@@ -458,7 +533,7 @@ impl LegCore {
                 marker: std::mem::take(&mut self.marker_pending),
                 payload_type: self.payload_type,
                 seq: self.take_seq(),
-                timestamp: self.frame_ts(n),
+                timestamp,
                 ssrc: self.ssrc,
             };
             self.last_marker = header.marker;
@@ -484,7 +559,16 @@ impl LegCore {
     /// When the core next needs [`LegCore::handle_timeout`] and [`LegCore::poll_transmit`]:
     /// the next frame or the inactivity deadline, whichever is first.
     pub fn poll_timeout(&self) -> Instant {
-        let frame = self.due(self.next_frame);
+        let mut frame = self.due(self.next_frame);
+        if let Some(until) = self.relay.and_then(|r| r.covered_until)
+            && until > frame
+        {
+            // The first frame forwarded audio does not stand in for.
+            let ahead = (until - frame)
+                .as_nanos()
+                .div_ceil(self.ptime.duration().as_nanos());
+            frame = self.due(self.next_frame + ahead as u64);
+        }
         self.inactivity_deadline()
             .map_or(frame, |deadline| deadline.min(frame))
     }
@@ -521,6 +605,71 @@ impl LegCore {
         self.ptime
     }
 
+    /// What the leg plays.
+    fn source(&self) -> Source {
+        if self.relay.is_some() {
+            Source::Relay
+        } else {
+            self.player.source()
+        }
+    }
+
+    /// Forwards relayed audio of `law`: at once when it is one ptime of this leg, else
+    /// re-framed on the grid through the playout window.
+    fn forward_audio(&mut self, now: Instant, law: Law, packet: &Packet<'_>) {
+        let samples = self.ptime.samples();
+        let hold_off =
+            Duration::from_millis(u64::from(self.config.playout_window_ms)).max(RELAY_HOLD_OFF);
+        if packet.payload.len() != samples {
+            if !self.player.is_relay() {
+                self.player = Player::relay(
+                    self.law,
+                    self.ptime,
+                    self.config.playout_window_ms,
+                    self.due(self.next_frame),
+                );
+            }
+            self.player.feed(now, law, packet);
+            return;
+        }
+        let Some(relay) = &mut self.relay else {
+            return;
+        };
+        if self.forward.is_some() {
+            // The shell did not drain the previous one (it does after every input).
+            self.stats.frames_skipped += 1;
+        }
+        let (ssrc, theirs) = (packet.header.ssrc, packet.header.timestamp);
+        let offset = match relay.anchor {
+            Some((anchored, offset)) if anchored == ssrc => offset,
+            _ => {
+                let offset = self.next_ts.0.wrapping_sub(theirs.0);
+                relay.anchor = Some((ssrc, offset));
+                offset
+            }
+        };
+        relay.covered_until = Some(now + self.ptime.duration() + hold_off);
+        let timestamp = theirs.wrapping_add(offset);
+        let end = timestamp.wrapping_add(samples as u32);
+        // A reordered packet keeps its place in the timestamps; the newest end is next.
+        if (end.0.wrapping_sub(self.next_ts.0) as i32) > 0 {
+            self.next_ts = end;
+        }
+        let out = &mut self.out[HEADER_LEN..HEADER_LEN + samples];
+        if law == self.law {
+            out.copy_from_slice(packet.payload);
+        } else {
+            for (o, &s) in out.iter_mut().zip(packet.payload) {
+                *o = self.law.transcode_from(law, s);
+            }
+        }
+        self.forward = Some(Forward {
+            timestamp,
+            len: samples,
+            due: now,
+        });
+    }
+
     fn apply_direction(&mut self, media: &NegotiatedMedia) {
         self.sends = media.direction.sends();
         self.hold_exempt = media.on_hold || !media.direction.receives();
@@ -551,7 +700,7 @@ impl LegCore {
         let ours = match self.event_clock {
             Some(c) if c.ssrc == ssrc && c.theirs == theirs => c.ours,
             _ => {
-                let ours = self.frame_ts(self.next_frame);
+                let ours = self.next_ts;
                 self.event_clock = Some(EventClock { ssrc, theirs, ours });
                 ours
             }
@@ -578,11 +727,6 @@ impl LegCore {
 
     fn due(&self, n: u64) -> Instant {
         self.grid_start + Duration::from_millis(n * u64::from(self.ptime.ms()))
-    }
-
-    fn frame_ts(&self, n: u64) -> RtpTime {
-        self.grid_ts
-            .wrapping_add((n as u32).wrapping_mul(self.ptime.samples() as u32))
     }
 
     fn take_seq(&mut self) -> SeqNo {
@@ -959,6 +1103,122 @@ mod tests {
                 .all(|s| s.header.payload_type == PayloadType::PCMU)
         );
         assert_eq!(audio_after_silence(&sent, 0xFF), heard);
+    }
+
+    #[test]
+    fn relayed_audio_is_forwarded_at_once_continuing_the_legs_stream() {
+        let t0 = Instant::now();
+        let mut a = core(&media(Law::Alaw, 8, None, 20), Source::Silence, t0);
+        let mut b = core(&media(Law::Ulaw, 0, None, 20), Source::Relay, t0);
+        // Before anything is relayed, B sends its own silence on its grid.
+        let mut sent = drain(&mut b, t0);
+        sent.extend(drain(&mut b, t0 + ms(20)));
+        assert_eq!(sent.len(), 2);
+        let mut heard = Vec::new();
+        for k in 0..10u32 {
+            // Off B's grid by 7 ms, from a stream numbered its own way.
+            let now = t0 + ms(27 + 20 * u64::from(k));
+            let payload = audio(k as usize, 160);
+            heard.push(
+                payload
+                    .iter()
+                    .map(|&c| g711::alaw_to_ulaw(c))
+                    .collect::<Vec<u8>>(),
+            );
+            let p = rtp(5, 900 + k as u16, 40_000 + 160 * k, 8, k == 0, &payload);
+            let Received::Rtp(inbound) = a.handle_datagram(now, NAT_PEER, &p) else {
+                panic!("accepted");
+            };
+            b.handle_relay(now, &inbound);
+            let out = drain(&mut b, now);
+            // Exactly the relayed packet, sent when it came: B's own frames stand aside.
+            assert_eq!(out.len(), 1, "packet {k}");
+            assert_eq!(out[0].due, now);
+            assert_eq!(out[0].payload, heard[k as usize]);
+            assert_eq!(out[0].header.payload_type, PayloadType::PCMU);
+            sent.extend(out);
+            // No wake-up for frames the forwarded audio stands in for.
+            assert!(b.poll_timeout() > now + ms(20), "packet {k}");
+        }
+        // The relayed stream stops: one ptime plus the hold-off later, B's silence resumes on
+        // its grid, the timestamps still continuing.
+        let last = t0 + ms(27 + 20 * 9);
+        let resume = b.poll_timeout();
+        let gap = ms(20) + RELAY_HOLD_OFF;
+        assert!(
+            resume >= last + gap && resume < last + gap + ms(20),
+            "{resume:?}"
+        );
+        assert!(drain(&mut b, resume - ms(1)).is_empty());
+        let after = drain(&mut b, resume);
+        assert_eq!(after.len(), 1);
+        assert!(after[0].payload.iter().all(|&c| c == 0xFF));
+        sent.extend(after);
+        assert!(sent[0].header.marker);
+        assert_one_stream(&sent, 160);
+        let forwarded: Vec<Vec<u8>> = sent[2..12].iter().map(|s| s.payload.clone()).collect();
+        assert_eq!(forwarded, heard);
+    }
+
+    #[test]
+    fn relayed_gaps_and_reordering_stay_in_the_timestamps() {
+        let t0 = Instant::now();
+        let mut a = core(&media(Law::Ulaw, 0, None, 20), Source::Silence, t0);
+        let mut b = core(&media(Law::Ulaw, 0, None, 20), Source::Relay, t0);
+        let first = drain(&mut b, t0);
+        let ts0 = first[0].header.timestamp;
+        // Packets 0, 1, 3, 2 (2 arrives late), then 5 (4 lost).
+        let mut got = Vec::new();
+        for (i, k) in [0u32, 1, 3, 2, 5].into_iter().enumerate() {
+            let now = t0 + ms(5 + 20 * i as u64);
+            let p = rtp(
+                8,
+                k as u16,
+                1000 + 160 * k,
+                0,
+                false,
+                &audio(k as usize, 160),
+            );
+            let Received::Rtp(inbound) = a.handle_datagram(now, NAT_PEER, &p) else {
+                panic!("accepted");
+            };
+            b.handle_relay(now, &inbound);
+            got.extend(drain(&mut b, now));
+        }
+        let ts: Vec<u32> = got
+            .iter()
+            .map(|s| s.header.timestamp.0.wrapping_sub(ts0.0) / 160)
+            .collect();
+        assert_eq!(ts, [1, 2, 4, 3, 6]);
+        for w in got.windows(2) {
+            assert_eq!(w[1].header.seq, w[0].header.seq.wrapping_add(1));
+        }
+    }
+
+    #[test]
+    fn relayed_30_ms_packets_are_reframed_into_20_ms_frames_byte_for_byte() {
+        let t0 = Instant::now();
+        let mut a = core(&media(Law::Alaw, 8, None, 30), Source::Silence, t0);
+        let mut b = core(&media(Law::Alaw, 8, None, 20), Source::Relay, t0);
+        let mut said = Vec::new();
+        let mut sent = Vec::new();
+        for t in 0..=1200u64 {
+            let now = t0 + ms(t);
+            if t % 30 == 4 && t < 900 {
+                let k = (t / 30) as usize;
+                let payload = audio(k, 240);
+                said.extend_from_slice(&payload);
+                let p = rtp(5, k as u16, 240 * k as u32, 8, false, &payload);
+                if let Received::Rtp(inbound) = a.handle_datagram(now, NAT_PEER, &p) {
+                    b.handle_relay(now, &inbound);
+                }
+            }
+            drain(&mut a, now);
+            sent.extend(drain(&mut b, now));
+        }
+        assert!(sent.iter().all(|s| s.payload.len() == 160));
+        assert_one_stream(&sent, 160);
+        assert_eq!(audio_after_silence(&sent, 0xD5), said);
     }
 
     #[test]

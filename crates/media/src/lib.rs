@@ -49,7 +49,7 @@ mod stats;
 pub use config::LegConfig;
 pub use error::MediaError;
 pub use leg::Leg;
-pub use leg_core::{Inbound, LegCore, LegEvent, PayloadKind, Received, Transmit};
+pub use leg_core::{Inbound, LegCore, LegEvent, PayloadKind, RELAY_HOLD_OFF, Received, Transmit};
 pub use port_pool::{PortLease, PortPool, PortPoolConfig};
 pub use source::{Playback, Source};
 pub use stats::LegStats;

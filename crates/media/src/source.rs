@@ -7,13 +7,16 @@
 //!   last frame is padded with silence, then [`crate::LegEvent::PlaybackFinished`] and
 //!   silence.
 //! - [`Source::Echo`]: what the party says, played back to it.
-//! - [`Source::Relay`]: audio of a bridged leg, fed with [`crate::LegCore::handle_relay`].
+//! - [`Source::Relay`]: audio of a bridged leg, fed with [`crate::LegCore::handle_relay`] and
+//!   forwarded as it arrives (see [`crate::LegCore`]); the player only plays what stands in
+//!   for it: silence, or a bridged stream of another ptime re-framed.
 //!
-//! Echo and relay audio goes through a [`tap::Tap`] that carries one direction: it places each
-//! packet by its RTP timestamp on the leg's own frame grid, one playout window behind, and
-//! hands back exactly one ptime per frame. So jitter inside the window, reordering, a sender
-//! ptime that differs from the leg's, and µ-law ↔ A-law all come out right, and audio of the
-//! leg's own law passes byte for byte.
+//! Echo audio, and relayed audio of another ptime than the leg's, goes through a
+//! [`tap::Tap`] that carries one direction: it places each packet by its RTP timestamp on the
+//! leg's own frame grid, one playout window behind, and hands back exactly one ptime per
+//! frame. So jitter inside the window, reordering, a sender ptime that differs from the
+//! leg's, and µ-law ↔ A-law all come out right, and audio of the leg's own law passes byte
+//! for byte.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -221,12 +224,27 @@ impl Player {
         window_ms: u32,
         next_due: Instant,
     ) -> Player {
-        let echo = match source {
-            Source::Silence => return Player::Silence,
-            Source::Play(playback) => return Player::Play { playback, pos: 0 },
-            Source::Echo => true,
-            Source::Relay => false,
-        };
+        match source {
+            // Relayed audio is forwarded by the leg; the re-framing player is made when a
+            // packet needs it.
+            Source::Silence | Source::Relay => Player::Silence,
+            Source::Play(playback) => Player::Play { playback, pos: 0 },
+            Source::Echo => Player::placed(true, law, ptime, window_ms, next_due),
+        }
+    }
+
+    /// The player that re-frames relayed audio of another ptime on the leg's grid.
+    pub(crate) fn relay(law: Law, ptime: tap::Ptime, window_ms: u32, next_due: Instant) -> Player {
+        Player::placed(false, law, ptime, window_ms, next_due)
+    }
+
+    fn placed(
+        echo: bool,
+        law: Law,
+        ptime: tap::Ptime,
+        window_ms: u32,
+        next_due: Instant,
+    ) -> Player {
         let config = TapConfig {
             codec: law,
             ptime,

@@ -276,6 +276,9 @@ pub(crate) async fn relay<C: Signalling>(
 ) -> RelayEnd {
     let mut shutdown = shared.shutdown();
     a.core_mut().set_source(Source::Relay);
+    // One timer for the call's legs and taps, moved only when the next deadline does.
+    let timer = tokio::time::sleep_until(a.next_deadline());
+    tokio::pin!(timer);
     loop {
         let mut deadline = a.next_deadline().min(b.next_deadline());
         if let Some(due) = taps.deadline() {
@@ -284,6 +287,9 @@ pub(crate) async fn relay<C: Signalling>(
         if taps.connecting() {
             // A WebSocket tap that is connecting is checked on every turn.
             deadline = deadline.min(tokio::time::Instant::now() + Duration::from_millis(10));
+        }
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
         }
         tokio::select! {
             received = a.recv() => match received {
@@ -299,7 +305,7 @@ pub(crate) async fn relay<C: Signalling>(
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "RTP receive failed"),
             },
-            () = tokio::time::sleep_until(deadline) => {}
+            () = &mut timer => {}
             command = control.next() => {
                 let step = control
                     .handle(command, taps, shared, "answered", Some(a.stats()))

@@ -510,6 +510,10 @@ impl Taps {
         let mut failed = Vec::new();
         for (i, tap) in self.list.iter_mut().enumerate() {
             let Some(core) = &mut tap.core else { continue };
+            // A tap's output is paced: nothing is due before its deadline, whatever came in.
+            if tap.next_due.is_some_and(|due| due > now) {
+                continue;
+            }
             core.handle_input(Input::Timeout(now));
             tap.next_due = None;
             loop {
