@@ -9,6 +9,7 @@ mod checker;
 mod document;
 mod error;
 mod expr;
+pub mod fuzz;
 mod interpreter;
 mod load;
 mod params;

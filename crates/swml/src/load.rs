@@ -36,7 +36,7 @@ pub fn check(text: &str) -> Result<Document, Vec<ValidationError>> {
     Document::from_value(&value)
 }
 
-fn parse_text(text: &str) -> Result<Value, ValidationError> {
+pub(crate) fn parse_text(text: &str) -> Result<Value, ValidationError> {
     if text.len() > MAX_DOCUMENT_LEN {
         return Err(ValidationError::new(
             "",
