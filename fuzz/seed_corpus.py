@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes the fuzz seed corpus (see seed.sh): seed_corpus.py CALL_PCAP CORPUS_DIR.
 
-Files are named by the SHA-1 of their content, so a rerun rewrites the same names.
+Seeds are named seed-<SHA-1 of the content>; a run first removes the seed- files it wrote
+before, and leaves any other file (crash-… inputs kept as regressions) in place.
 """
 import glob
 import hashlib
@@ -46,7 +47,7 @@ def put(corpus, target, content):
         return
     out = os.path.join(corpus, target)
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, hashlib.sha1(content).hexdigest()), "wb") as f:
+    with open(os.path.join(out, "seed-" + hashlib.sha1(content).hexdigest()), "wb") as f:
         f.write(content)
 
 
@@ -93,6 +94,8 @@ def code_blocks(path, languages):
 
 def main():
     pcap, corpus = sys.argv[1], sys.argv[2]
+    for old in glob.glob(os.path.join(corpus, "*", "seed-*")):
+        os.remove(old)
     rtp = []
     sip = []
     for payload in udp_payloads(pcap):
@@ -113,7 +116,7 @@ def main():
             put(corpus, "sdp_answer", message.split(b"\r\n\r\n", 1)[1])
     put(corpus, "sip_invite", b"")
 
-    sample = rtp[::25]
+    sample = rtp[::100]
     for packet in sample:
         put(corpus, "rtp_parse", packet)
     # tap_input: [direction, codec, ptime, window], then (op 1|2, len, packet) and
