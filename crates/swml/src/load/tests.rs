@@ -337,3 +337,14 @@ fn yaml_just_inside_the_budgets_loads() {
         "{got:?}"
     );
 }
+
+#[test]
+fn json_nesting_is_limited_by_the_parser() {
+    let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+    let got = errors(&deep);
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].starts_with("invalid JSON: recursion limit exceeded at line 1 column"),
+        "{got:?}"
+    );
+}
