@@ -194,6 +194,11 @@ mod tests {
         json(json_doc.as_bytes());
         yaml(yaml_doc.as_bytes());
         yaml(b"a: &x [*x]");
+        // A float that best-effort JSON parsing reads one unit in the last place off.
+        let precise =
+            "version: 1.0.0\nsections:\n  main:\n    - set: { x: 1.0498824276453545e74 }\n";
+        assert!(check(precise).is_ok());
+        yaml(precise.as_bytes());
         json(b"{");
         yaml(b"\xff");
     }
