@@ -2,9 +2,10 @@
 //! routes, and WAV files to `play`.
 //!
 //! One client per node, with the node's TLS configuration (rustls on ring, webpki roots and
-//! the optional CA file), no proxy, at most 5 redirects, and a size limit on every answer so
-//! that a remote server cannot make a call hold unbounded memory. Requests run in tasks of
-//! their own: the call's media keeps its pace while one is under way.
+//! the optional CA file), no proxy, at most [`MAX_REDIRECTS`] redirects, a time limit on the
+//! whole exchange (the body included), and a size limit on every answer so that a remote
+//! server cannot make a call hold unbounded memory. Requests run in tasks of their own: the
+//! call's media keeps its pace while one is under way.
 //!
 //! What a document asks for (`request`, `execute`/`transfer`, `play` of `http(s)://`) goes
 //! through the node's destination policy exactly as taps do (`tap.md` §8): an IP-literal host
@@ -26,9 +27,10 @@ pub const MAX_BODY: usize = 1 << 20;
 pub const MAX_WAV: usize = 16 << 20;
 /// How long a document fetch may take.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The most redirects one request follows.
-const MAX_REDIRECTS: usize = 5;
+/// The most redirects followed.
+pub const MAX_REDIRECTS: usize = 5;
+/// What the redirect policy says past [`MAX_REDIRECTS`].
+const TOO_MANY_REDIRECTS: &str = "too many redirects";
 
 /// The node's HTTP client for call flows.
 #[derive(Debug, Clone)]
@@ -83,7 +85,7 @@ impl FlowHttp {
         let judge = policy.clone();
         let mut guarded = builder().redirect(reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= MAX_REDIRECTS {
-                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+                attempt.error(TOO_MANY_REDIRECTS)
             } else if let Some(denied) = denied_literal(&judge, attempt.url()) {
                 attempt.error(denied)
             } else {
@@ -147,13 +149,20 @@ impl FlowHttp {
             }
             None => {}
         }
-        let mut response = request.send().await.map_err(|e| {
-            format!(
-                "{}: {}",
-                crate::redact::uri(url),
-                error_chain(&e.without_url())
-            )
-        })?;
+        let failed = |e: reqwest::Error| {
+            let shown = crate::redact::uri(url);
+            let (redirect, timeout_hit) = (e.is_redirect(), e.is_timeout());
+            let chain = error_chain(&e.without_url());
+            // The operator's client (reqwest's limit) and the guarded one (ours) say the same.
+            if redirect && chain.contains(TOO_MANY_REDIRECTS) {
+                format!("{shown} redirected more than {MAX_REDIRECTS} times")
+            } else if timeout_hit {
+                format!("{shown} gave no complete answer within {timeout:?}")
+            } else {
+                format!("{shown}: {chain}")
+            }
+        };
+        let mut response = request.send().await.map_err(failed)?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -161,11 +170,7 @@ impl FlowHttp {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let mut out = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| e.without_url().to_string())?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
             if out.len() + chunk.len() > limit {
                 return Err(format!(
                     "the answer from {} is larger than {limit} bytes",
@@ -248,4 +253,124 @@ fn document_text(url: &str, answer: Answer) -> Result<String, String> {
             crate::redact::uri(url)
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// An HTTP/1.1 server on loopback answering each connection with `answer(n, port)`, where
+    /// `n` counts connections; with `hold` it keeps the connection open after writing, else
+    /// closes it.
+    async fn serve(hold: bool, answer: fn(usize, u16) -> Vec<u8>) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let port = listener.local_addr().expect("bound address").port();
+        tokio::spawn(async move {
+            let mut n = 0;
+            while let Ok((mut stream, _)) = listener.accept().await {
+                n += 1;
+                let reply = answer(n, port);
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = stream.read(&mut request).await;
+                    let _ = stream.write_all(&reply).await;
+                    if hold {
+                        let _ = stream.read(&mut request).await;
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    fn client() -> FlowHttp {
+        crate::sink::tls::install_crypto_provider();
+        let tls = crate::sink::tls::client_config(None).expect("the node's TLS configuration");
+        FlowHttp::new(&tls, DestinationPolicy::allow_all()).expect("a client")
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_size_limit_is_refused_naming_it() {
+        let port = serve(false, |_, _| {
+            let body = vec![b'x'; MAX_BODY + 1];
+            let mut reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            reply.extend_from_slice(&body);
+            reply
+        })
+        .await;
+        let url = format!("http://127.0.0.1:{port}/big");
+        let error = client()
+            .fetch_document(&url, &Value::Null)
+            .await
+            .expect_err("a 1 MiB + 1 answer is refused");
+        assert_eq!(
+            error,
+            format!("the answer from {url} is larger than 1048576 bytes")
+        );
+    }
+
+    #[tokio::test]
+    async fn more_than_five_redirects_are_refused() {
+        // Every answer redirects to the next path: the sixth redirect is not followed.
+        let port = serve(false, |n, port| {
+            format!(
+                "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{port}/r{n}\r\n\
+                 Connection: close\r\nContent-Length: 0\r\n\r\n"
+            )
+            .into_bytes()
+        })
+        .await;
+        let url = format!("http://127.0.0.1:{port}/r0");
+        let error = client()
+            .send("GET", &url, &[], None, Duration::from_secs(10), MAX_BODY)
+            .await
+            .expect_err("a redirect loop is refused");
+        assert_eq!(error, format!("{url} redirected more than 5 times"));
+    }
+
+    #[tokio::test]
+    async fn five_redirects_are_followed() {
+        let port = serve(false, |n, port| {
+            if n <= 5 {
+                format!(
+                    "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{port}/r{n}\r\n\
+                     Connection: close\r\nContent-Length: 0\r\n\r\n"
+                )
+                .into_bytes()
+            } else {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec()
+            }
+        })
+        .await;
+        let url = format!("http://127.0.0.1:{port}/r0");
+        let answer = client()
+            .send("GET", &url, &[], None, Duration::from_secs(10), MAX_BODY)
+            .await
+            .expect("five redirects are followed");
+        assert_eq!((answer.status, answer.body.as_slice()), (200, &b"ok"[..]));
+    }
+
+    #[tokio::test]
+    async fn a_body_that_never_ends_is_cut_by_the_total_time() {
+        // Headers at once, then half the body and silence: the timeout covers the body too.
+        let port = serve(true, |_, _| {
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":"
+                .to_vec()
+        })
+        .await;
+        let url = format!("http://127.0.0.1:{port}/slow");
+        let error = client()
+            .send("GET", &url, &[], None, Duration::from_millis(300), MAX_BODY)
+            .await
+            .expect_err("a stalled body times out");
+        assert_eq!(error, format!("{url} gave no complete answer within 300ms"));
+    }
 }

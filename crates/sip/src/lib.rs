@@ -77,6 +77,7 @@
 mod config;
 mod endpoint;
 mod error;
+pub mod fuzz;
 mod guarded_socket;
 mod in_dialog;
 mod inbound;

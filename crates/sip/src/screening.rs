@@ -8,7 +8,9 @@
 //! - a request whose start line and mandatory headers can still be read gets `400 Bad Request`
 //!   (RFC 3261 §21.4.1), or `501 Not Implemented` when the only problem is a method the stack
 //!   does not know (§21.5.2);
-//! - anything else (garbage, responses, ACKs, which are never answered) is dropped.
+//! - anything else (garbage, responses, ACKs, which are never answered, and requests whose
+//!   Via, From, To, Call-ID or CSeq hold control characters, which the reply would copy) is
+//!   dropped.
 //!
 //! Keepalives (CRLF, RFC 5626 §3.5.1) pass through: the stack answers them.
 
@@ -118,6 +120,16 @@ fn answer_raw(datagram: &[u8]) -> Verdict {
         return Verdict::Drop;
     };
     if vias.is_empty() {
+        return Verdict::Drop;
+    }
+    // The values are copied into the reply: a control character (a bare CR, say) would put
+    // the peer's bytes outside the header they came in.
+    let has_control = |v: &&str| v.chars().any(|c| c.is_control() && c != '\t');
+    if vias
+        .iter()
+        .chain(&[from, to, call_id, cseq])
+        .any(has_control)
+    {
         return Verdict::Drop;
     }
 
@@ -234,6 +246,26 @@ mod tests {
     fn broken_ack_is_never_answered() {
         let msg = OPTIONS.replace("OPTIONS", "ACK").replace(";tag=abc", "");
         assert_eq!(screen(msg.as_bytes()), Verdict::Drop);
+    }
+
+    #[test]
+    fn control_characters_in_copied_headers_are_never_echoed() {
+        // A bare CR inside Via would have become a header line of its own in the 400.
+        let msg = OPTIONS.replace(";tag=abc", "").replace(
+            "branch=z9hG4bK-1\r\n",
+            "branch=z9hG4bK-1\rX-Injected: 1\r\n",
+        );
+        assert_eq!(screen(msg.as_bytes()), Verdict::Drop);
+        let msg = OPTIONS
+            .replace(";tag=abc", "")
+            .replace("Call-ID: screen-1", "Call-ID: screen\u{0}-1");
+        assert_eq!(screen(msg.as_bytes()), Verdict::Drop);
+        // A tab is whitespace, not a control character here.
+        let msg = OPTIONS
+            .replace(";tag=abc", "")
+            .replace("CSeq: 1 OPTIONS", "CSeq: 1\tOPTIONS");
+        let (text, _) = reply_text(screen(msg.as_bytes()));
+        assert!(text.contains("CSeq: 1\tOPTIONS\r\n"), "{text}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod checker;
 mod document;
 mod error;
 mod expr;
+pub mod fuzz;
 mod interpreter;
 mod load;
 mod params;
@@ -22,7 +23,10 @@ pub use expr::{BinaryOp, Expr, MAX_DEPTH, MAX_EXPRESSION_LEN, MAX_STRING_LEN, Un
 pub use interpreter::{
     Action, Interpreter, MAX_EXECUTE_DEPTH, MAX_TRANSFERS, STEP_BUDGET, TapStarted,
 };
-pub use load::{MAX_DOCUMENT_LEN, check};
+pub use load::{
+    MAX_DOCUMENT_LEN, YAML_MAX_ANCHORS, YAML_MAX_DEPTH, YAML_MAX_EVENTS,
+    YAML_MAX_EXPANSIONS_PER_ANCHOR, YAML_MAX_NODES, YAML_MAX_REPLAYED_EVENTS, check,
+};
 pub use params::{
     AnswerParams, Codec, ConnectParams, HangupReason, HttpMethod, PlayUrl, Reconnect,
     RequestParams, TapDirection, TapParams, TapUri, check_tap,

@@ -23,6 +23,19 @@ pub const MAX_DOCUMENT_LEN: usize = 1024 * 1024;
 /// The deepest nesting of `cond`/`switch` blocks accepted.
 const MAX_BLOCK_DEPTH: usize = 32;
 
+/// YAML budgets: the most nesting of sequences and mappings,
+pub const YAML_MAX_DEPTH: usize = 64;
+/// … parser events,
+pub const YAML_MAX_EVENTS: usize = 200_000;
+/// … nodes,
+pub const YAML_MAX_NODES: usize = 100_000;
+/// … anchors (`&a`) and aliases (`*a`),
+pub const YAML_MAX_ANCHORS: usize = 1_000;
+/// … uses of any one anchor,
+pub const YAML_MAX_EXPANSIONS_PER_ANCHOR: usize = 100;
+/// … and events replayed by all aliases together (what an alias bomb multiplies).
+pub const YAML_MAX_REPLAYED_EVENTS: usize = 100_000;
+
 const METHODS: [&str; 17] = [
     "answer", "hangup", "play", "sleep", "set", "unset", "goto", "label", "cond", "switch",
     "execute", "return", "transfer", "request", "connect", "tap", "stop_tap",
@@ -36,7 +49,7 @@ pub fn check(text: &str) -> Result<Document, Vec<ValidationError>> {
     Document::from_value(&value)
 }
 
-fn parse_text(text: &str) -> Result<Value, ValidationError> {
+pub(crate) fn parse_text(text: &str) -> Result<Value, ValidationError> {
     if text.len() > MAX_DOCUMENT_LEN {
         return Err(ValidationError::new(
             "",
@@ -54,23 +67,57 @@ fn parse_text(text: &str) -> Result<Value, ValidationError> {
             strict_booleans: true,
             with_snippet: false,
             budget: serde_saphyr::budget! {
-                max_events: 200_000,
-                max_aliases: 1_000,
-                max_anchors: 1_000,
-                max_depth: 64,
-                max_nodes: 100_000,
+                max_events: YAML_MAX_EVENTS,
+                max_aliases: YAML_MAX_ANCHORS,
+                max_anchors: YAML_MAX_ANCHORS,
+                max_depth: YAML_MAX_DEPTH,
+                max_nodes: YAML_MAX_NODES,
                 max_documents: 1,
                 max_total_scalar_bytes: MAX_DOCUMENT_LEN,
             },
             alias_limits: serde_saphyr::alias_limits! {
-                max_total_replayed_events: 100_000,
+                max_total_replayed_events: YAML_MAX_REPLAYED_EVENTS,
                 max_replay_stack_depth: 16,
-                max_alias_expansions_per_anchor: 100,
+                max_alias_expansions_per_anchor: YAML_MAX_EXPANSIONS_PER_ANCHOR,
             },
         };
-        serde_saphyr::from_str_with_options::<Value>(text, options)
-            .map_err(|e| ValidationError::new("", format!("invalid YAML: {e}")))
+        serde_saphyr::from_str_with_options::<Value>(text, options).map_err(|e| {
+            let message = match (budget_breach(&e), e.location()) {
+                (Some(limit), Some(at)) => format!(
+                    "invalid YAML: {limit} (line {}, column {})",
+                    at.line(),
+                    at.column()
+                ),
+                (Some(limit), None) => format!("invalid YAML: {limit}"),
+                (None, _) => format!("invalid YAML: {e}"),
+            };
+            ValidationError::new("", message)
+        })
     }
+}
+
+/// The budget a YAML text broke, named with its value; `None` for other errors (whose own
+/// message, like the alias limits', already says what was exceeded).
+fn budget_breach(error: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach as B;
+    let serde_saphyr::Error::Budget { breach, .. } = error else {
+        return None;
+    };
+    Some(match breach {
+        B::Depth { .. } => format!("nests deeper than {YAML_MAX_DEPTH} levels"),
+        B::Events { .. } => format!("more than {YAML_MAX_EVENTS} parser events"),
+        B::Nodes { .. } => format!("more than {YAML_MAX_NODES} nodes"),
+        B::Anchors { .. } => format!("more than {YAML_MAX_ANCHORS} anchors"),
+        B::Aliases { .. } => format!("more than {YAML_MAX_ANCHORS} aliases"),
+        B::AliasAnchorRatio { aliases, anchors } => format!(
+            "{aliases} aliases for {anchors} anchors: from 100 aliases on, at most 10 per anchor"
+        ),
+        B::Documents { .. } => "more than one document".to_owned(),
+        B::ScalarBytes { .. } => {
+            format!("scalars add up to more than {MAX_DOCUMENT_LEN} bytes")
+        }
+        other => format!("a parse budget was exceeded: {other:?}"),
+    })
 }
 
 impl Document {

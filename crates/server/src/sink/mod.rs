@@ -21,6 +21,7 @@ pub mod status;
 pub mod tls;
 pub mod uri;
 pub mod ws;
+pub mod ws_inbound;
 
 use serde::Serialize;
 

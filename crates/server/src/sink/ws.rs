@@ -48,7 +48,6 @@ use tokio::time::{Instant, sleep_until};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, header};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
@@ -56,6 +55,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use crate::sink::policy::{DestinationPolicy, ResolveError};
 use crate::sink::queue::{FrameQueue, Next, QueuedFrame};
 use crate::sink::uri::{Scheme, TapUri};
+use crate::sink::ws_inbound::Inbound;
 use crate::sink::{Reason, SinkStats};
 
 /// The `User-Agent` of the handshake.
@@ -64,8 +64,6 @@ pub const USER_AGENT: &str = concat!("earshot/", env!("CARGO_PKG_VERSION"));
 pub const MAX_HEADERS: usize = 16;
 /// The most bytes of extra handshake headers, names and values added up.
 pub const MAX_HEADER_BYTES: usize = 512;
-/// The largest message read from the server; larger ones end the connection.
-const MAX_READ_MESSAGE: usize = 64 * 1024;
 /// Back-off before reconnect attempts 1, 2, 3, 4, 5…
 const BACKOFF_MS: [u64; 5] = [0, 250, 500, 1000, 2000];
 
@@ -460,10 +458,7 @@ impl Worker {
             Scheme::Wss => Connector::Rustls(Arc::clone(&self.tls)),
             Scheme::Ws | Scheme::Rtp => Connector::Plain,
         };
-        let config = WebSocketConfig::default()
-            .write_buffer_size(0)
-            .max_message_size(Some(MAX_READ_MESSAGE))
-            .max_frame_size(Some(MAX_READ_MESSAGE));
+        let config = super::ws_inbound::read_config();
         let (ws, _response) = tokio_tungstenite::client_async_tls_with_config(
             request,
             tcp,
@@ -488,12 +483,11 @@ impl Worker {
         loop {
             tokio::select! {
                 biased;
-                msg = ws.next() => match msg {
-                    Some(Ok(Message::Close(_))) => return StreamEnd::Lost("the server closed".into()),
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return StreamEnd::Lost(e.to_string()),
-                    None => return StreamEnd::Lost("end of stream".into()),
-                },
+                msg = ws.next() => {
+                    if let Inbound::Lost(reason) = super::ws_inbound::classify(msg) {
+                        return StreamEnd::Lost(reason);
+                    }
+                }
                 next = self.queue.next() => match next {
                     Next::Frame(frame) => {
                         if let Some(end) = self.send_frame(ws, frame, start_owed).await {

@@ -273,3 +273,78 @@ proptest::proptest! {
         let _ = check(&text);
     }
 }
+
+#[test]
+fn yaml_budgets_are_named_in_the_error() {
+    let deep = format!("{}1{}", "[".repeat(70), "]".repeat(70));
+    assert_eq!(
+        errors(&format!("a: {deep}\n")),
+        vec!["invalid YAML: nests deeper than 64 levels (line 1, column 67)"]
+    );
+    let anchors: String = (0..=YAML_MAX_ANCHORS)
+        .map(|i| format!("k{i}: &a{i} 1\n"))
+        .collect();
+    assert_eq!(
+        errors(&anchors),
+        vec!["invalid YAML: more than 1000 anchors (line 1001, column 15)"]
+    );
+    let nodes = format!("a: [{}]\n", vec!["1"; YAML_MAX_NODES + 1].join(","));
+    let got = errors(&nodes);
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].starts_with("invalid YAML: more than 100000 nodes"),
+        "{got:?}"
+    );
+    assert_eq!(
+        errors("a: 1\n---\nb: 2\n"),
+        vec!["invalid YAML: more than one document (line 2, column 1)"]
+    );
+}
+
+#[test]
+fn alias_limits_are_named_in_the_error() {
+    let mut uses = String::from("k: &a 1\n");
+    for i in 0..=YAML_MAX_EXPANSIONS_PER_ANCHOR {
+        uses.push_str(&format!("r{i}: *a\n"));
+    }
+    let got = errors(&uses);
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0]
+            .starts_with("invalid YAML: alias expansion limit exceeded for anchor id 1: 101 > 100"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn yaml_just_inside_the_budgets_loads() {
+    // 55 levels of nesting inside a step (60 in all) and 99 uses of one anchor load.
+    let deep = format!("{}1{}", "[".repeat(55), "]".repeat(55));
+    let with_uses = |n: usize| {
+        let refs = vec!["*v"; n].join(", ");
+        main_with(&format!(
+            "    - set: {{ deep: {deep}, v: &v 1, uses: [{refs}] }}\n"
+        ))
+    };
+    assert_eq!(errors(&with_uses(99)), Vec::<String>::new());
+    // From 100 aliases on, the ratio to anchors counts.
+    let got = errors(&with_uses(100));
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].starts_with(
+            "invalid YAML: 100 aliases for 1 anchors: from 100 aliases on, at most 10 per anchor"
+        ),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn json_nesting_is_limited_by_the_parser() {
+    let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+    let got = errors(&deep);
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].starts_with("invalid JSON: recursion limit exceeded at line 1 column"),
+        "{got:?}"
+    );
+}
