@@ -294,13 +294,7 @@ async fn serve(mut config: Config) -> Result<(), String> {
     loop {
         tokio::select! {
             r = &mut stop => { r?; break; }
-            report = reports.recv() => if let Ok(r) = report {
-                println!(
-                    "call {}: {}; RTP in {} out {} lost {} malformed {}",
-                    r.call_id, r.ended, r.stats.packets_in, r.stats.packets_out, r.stats.lost,
-                    r.stats.malformed
-                );
-            },
+            report = reports.recv() => if let Ok(r) = report { print_report(&r) },
         }
     }
     let deadline = Duration::from_secs(config.shutdown.deadline_secs);
@@ -309,7 +303,18 @@ async fn serve(mut config: Config) -> Result<(), String> {
         node.active_calls(),
         deadline.as_secs()
     );
-    let left = node.shutdown_gracefully(deadline).await;
+    // The calls the shutdown ends are reported like any other.
+    let shutdown = node.shutdown_gracefully(deadline);
+    tokio::pin!(shutdown);
+    let left = loop {
+        tokio::select! {
+            left = &mut shutdown => break left,
+            report = reports.recv() => if let Ok(r) = report { print_report(&r) },
+        }
+    };
+    while let Ok(r) = reports.try_recv() {
+        print_report(&r);
+    }
     api.stop();
     if left.is_clean() {
         println!("earshot: stopped cleanly");
@@ -320,6 +325,19 @@ async fn serve(mut config: Config) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// The line `serve` prints as a call ends.
+fn print_report(r: &server::CallReport) {
+    println!(
+        "call {}: {}; RTP in {} out {} lost {} malformed {}",
+        r.call_id,
+        r.ended,
+        r.stats.packets_in,
+        r.stats.packets_out,
+        r.stats.lost,
+        r.stats.malformed
+    );
 }
 
 fn dial_command(a: DialArgs) -> ExitCode {
