@@ -356,7 +356,7 @@ impl LegCore {
             }
         };
         let ssrc = packet.header.ssrc;
-        match self.latch.check(from, ssrc) {
+        match self.latch.check(now, from, ssrc) {
             Verdict::Accept => {}
             Verdict::Latched => {
                 tracing::debug!(%from, ssrc = ssrc.0, "RTP latched");
@@ -962,10 +962,12 @@ mod tests {
         assert_eq!(leg.destination(), Some(NAT_PEER));
         assert_eq!(leg.poll_event(), None);
 
-        // A new source that keeps sending while the old one is quiet takes over.
-        for seq in 501..503 {
+        // A new source that keeps sending while the old one is quiet takes over, once its run
+        // has lasted RELATCH_SPAN.
+        for (seq, ms) in [(501u16, 50u64), (502, 100)] {
             let p = rtp(99, seq, 0, 0, false, &[0x11; 160]);
-            assert!(leg.handle_datagram(t0, STRAY, &p).rtp().is_some() == (seq == 502));
+            let at = t0 + Duration::from_millis(ms);
+            assert!(leg.handle_datagram(at, STRAY, &p).rtp().is_some() == (seq == 502));
         }
         assert_eq!(leg.destination(), Some(STRAY));
         assert_eq!(
