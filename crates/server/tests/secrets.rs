@@ -1,8 +1,9 @@
 //! Secrets never reach the logs: a node at trace level runs a call whose taps carry a bearer
 //! token, a handshake header token and URL credentials (`ws://user:pass@`, rejected; a status
 //! URL's `user:pass@`, used) through success, a receiver that vanishes, a refused connection
-//! and a status server that always fails, with a signing key set; every line the node logs is captured,
-//! and none may hold a secret, in clear or as the Basic credentials it becomes.
+//! and a status server that always fails, with a signing key set, and its control API is asked
+//! with its token, with a wrong one and for calls that do not exist; every line the node logs
+//! is captured, and none may hold a secret, in clear or as the Basic credentials it becomes.
 
 mod peer;
 #[path = "peers/python.rs"]
@@ -31,6 +32,40 @@ impl Write for LogSink {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// One HTTP/1.1 request to `addr` with Basic `credentials`: GET, or POST of a JSON `body`;
+/// the whole answer as text.
+async fn http_request(
+    addr: std::net::SocketAddr,
+    credentials: &str,
+    path: &str,
+    body: Option<&str>,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = within("the API to accept", tokio::net::TcpStream::connect(addr))
+        .await
+        .expect("the API accepts");
+    let request = match body {
+        None => format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {credentials}\r\n\
+             Connection: close\r\n\r\n"
+        ),
+        Some(body) => format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {credentials}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    };
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("the request is sent");
+    let mut answer = Vec::new();
+    within("the API to answer", stream.read_to_end(&mut answer))
+        .await
+        .expect("the answer is read");
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 /// The Basic credentials `user:pass` becomes on the wire.
@@ -188,6 +223,46 @@ sections:
         }
     })
     .await;
+    // The control API, asked with its token, with a wrong one and with none, and for calls
+    // that do not exist: its token never reaches the logs either.
+    let api_token = "API-TOKEN-SECRET-h8";
+    let mut api_config = server::Config::default();
+    api_config.api.listen = "127.0.0.1:0".into();
+    api_config.api.ops_listen = "api".into();
+    api_config.api.token = api_token.into();
+    let api = server::api::Api::start(&node, &api_config)
+        .await
+        .expect("the control API starts");
+    let api_addr = api.addr().expect("the API listens");
+    let user = api_config.api.project_id.clone();
+    for (credentials, path, body, expected) in [
+        (basic(&user, api_token), "/api/calling/calls", None, "200"),
+        (
+            basic(&user, "wrong-token"),
+            "/api/calling/calls",
+            None,
+            "401",
+        ),
+        (
+            basic(&user, api_token),
+            "/api/calling/calls",
+            Some(r#"{"command":"calling.end","id":"no-such-call","params":{}}"#),
+            "404",
+        ),
+        (
+            basic(&user, api_token),
+            "/api/calling/calls",
+            Some(r#"{"command":"dial","params":{"to":"not a uri"}}"#),
+            "422",
+        ),
+    ] {
+        let answer = http_request(api_addr, &credentials, path, body).await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {expected}")),
+            "{path} {body:?}: {answer}"
+        );
+    }
+    api.stop();
     drop(node);
 
     let text = String::from_utf8(logs.0.lock().expect("the log buffer").clone())
@@ -201,7 +276,15 @@ sections:
     let mut leaked = Vec::new();
     let key_bytes = format!("{:?}", signing_key.as_bytes());
     let key_inner = key_bytes.trim_start_matches('[').trim_end_matches(']');
-    for secret in [signing_key, bearer, header, key_inner] {
+    let api_basic = basic(&user, api_token);
+    for secret in [
+        signing_key,
+        bearer,
+        header,
+        key_inner,
+        api_token,
+        &api_basic,
+    ] {
         if text.contains(secret) {
             leaked.push(secret.to_string());
         }
