@@ -45,9 +45,51 @@ pub(crate) enum DialOutcome {
 }
 
 /// Calls `to` and waits for its answer, watching `caller` meanwhile.
+/// The caller's media while the far end is dialled: its leg keeps being read (what the caller
+/// says reaches its taps on time) and keeps sending, and its taps keep their pace.
+pub(crate) struct CallerMedia<'a> {
+    pub(crate) leg: &'a mut Leg,
+    pub(crate) taps: &'a mut crate::taps::Taps,
+}
+
+impl CallerMedia<'_> {
+    fn deadline(&self) -> tokio::time::Instant {
+        let mut due = self.leg.next_deadline();
+        if let Some(tap_due) = self.taps.deadline() {
+            due = due.min(tokio::time::Instant::from_std(tap_due));
+        }
+        due
+    }
+
+    async fn receive(&mut self) {
+        match self.leg.recv().await {
+            Ok(Received::Rtp(inbound)) => {
+                self.taps
+                    .feed(inbound.at, tap::Stream::Speak, inbound.packet);
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "RTP receive failed"),
+        }
+    }
+
+    fn run_due(&mut self) {
+        let now = Leg::now();
+        let taps = &mut *self.taps;
+        self.leg.send_due(now, |sent| {
+            taps.feed(now, tap::Stream::Listen, sent.packet())
+        });
+        taps.drive(now);
+    }
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of one dial, as the flows hold them"
+)]
 pub(crate) async fn dial_far<C: Signalling>(
     shared: &Shared,
     caller: &mut C,
+    mut caller_media: Option<CallerMedia<'_>>,
     to: &str,
     from: Option<&str>,
     ring_timeout: Duration,
@@ -81,8 +123,19 @@ pub(crate) async fn dial_far<C: Signalling>(
         Err(error) => return failed(500, error.to_string()),
     };
     let mut shutdown = shared.shutdown();
+    let far_future = tokio::time::Instant::now() + Duration::from_secs(3600);
     let media: NegotiatedMedia = loop {
+        let media_due = caller_media
+            .as_ref()
+            .map_or(far_future, CallerMedia::deadline);
         tokio::select! {
+            () = async {
+                match caller_media.as_mut() {
+                    Some(media) => media.receive().await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+            () = tokio::time::sleep_until(media_due) => {}
             () = crate::node::stopped(&mut shutdown) => {
                 let _ = call.hangup().await;
                 return failed(503, "the node is shutting down".into());
@@ -138,6 +191,9 @@ pub(crate) async fn dial_far<C: Signalling>(
                 Some(InboundEvent::Acked { .. }) => {}
             },
         }
+        if let Some(media) = caller_media.as_mut() {
+            media.run_due();
+        }
     };
     let mut rng = leg_rng();
     match Leg::from_bound(
@@ -181,16 +237,25 @@ pub(crate) async fn run(
     if let Err(error) = a_call.ringing() {
         return format!("ringing failed: {error}");
     }
-    let (mut b_call, mut b) =
-        match dial_far(shared, &mut a_call, to, None, RING_TIMEOUT, Vec::new()).await {
-            DialOutcome::Answered { call, leg } => (call, leg),
-            DialOutcome::CallerGone(ended) => return ended,
-            DialOutcome::Failed { code, reason } => {
-                let mut rejection = Rejection::new(code);
-                rejection.reason = Some(format!("far end: {reason}"));
-                return reject(&a_call, report, rejection).await;
-            }
-        };
+    let (mut b_call, mut b) = match dial_far(
+        shared,
+        &mut a_call,
+        None,
+        to,
+        None,
+        RING_TIMEOUT,
+        Vec::new(),
+    )
+    .await
+    {
+        DialOutcome::Answered { call, leg } => (call, leg),
+        DialOutcome::CallerGone(ended) => return ended,
+        DialOutcome::Failed { code, reason } => {
+            let mut rejection = Rejection::new(code);
+            rejection.reason = Some(format!("far end: {reason}"));
+            return reject(&a_call, report, rejection).await;
+        }
+    };
     if let Err(error) = a_call.answer(Bytes::from(a_answer.sdp)) {
         let _ = b_call.hangup().await;
         return format!("answer failed: {error}");

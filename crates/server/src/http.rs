@@ -84,7 +84,7 @@ impl FlowHttp {
             .map_err(|e| e.to_string())?;
         let judge = policy.clone();
         let mut guarded = builder().redirect(reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
+            if attempt.previous().len() > MAX_REDIRECTS {
                 attempt.error(TOO_MANY_REDIRECTS)
             } else if let Some(denied) = denied_literal(&judge, attempt.url()) {
                 attempt.error(denied)

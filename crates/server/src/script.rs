@@ -485,9 +485,17 @@ impl Script<'_> {
                     if let Err(ended) = self.answer().await {
                         return Some(ended);
                     }
+                    let caller_media = match &mut self.media {
+                        Media::Up(leg) => Some(crate::bridge::CallerMedia {
+                            leg,
+                            taps: &mut self.taps,
+                        }),
+                        Media::Pending(_) => None,
+                    };
                     let outcome = dial_far(
                         self.shared,
                         &mut self.call,
+                        caller_media,
                         &params.to,
                         params.from.as_deref(),
                         params.timeout,

@@ -37,10 +37,22 @@ pub(super) async fn command(
     }
 }
 
-async fn run(state: &ApiState, body: &[u8]) -> Result<Response, ApiError> {
+/// A command body, read and checked for its shape: nothing is carried out yet.
+#[derive(Debug)]
+pub(crate) struct Envelope {
+    /// `command`.
+    pub(crate) command: String,
+    /// `id`, the call's id: present for every command but `dial`.
+    pub(crate) id: Option<String>,
+    /// `params` (an empty object when absent or null).
+    pub(crate) params: Map<String, Value>,
+}
+
+/// Reads a body as `{"command", "id", "params"}`; every refusal names its attribute.
+pub(crate) fn envelope(body: &[u8]) -> Result<Envelope, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::malformed(format!("the body is not JSON: {e}")))?;
-    let Value::Object(map) = value else {
+    let Value::Object(mut map) = value else {
         return Err(ApiError::malformed("the body must be a JSON object"));
     };
     if let Some(key) = map
@@ -52,21 +64,24 @@ async fn run(state: &ApiState, body: &[u8]) -> Result<Response, ApiError> {
         ))
         .at(key.clone()));
     }
-    let command = match map.get("command") {
-        Some(Value::String(c)) => c.as_str(),
+    let command = match map.remove("command") {
+        Some(Value::String(c)) => c,
         Some(_) => return Err(ApiError::malformed("command must be a string").at("command")),
         None => return Err(ApiError::malformed("command is required").at("command")),
     };
-    let empty = Map::new();
-    let params = match map.get("params") {
-        None | Some(Value::Null) => &empty,
+    let params = match map.remove("params") {
+        None | Some(Value::Null) => Map::new(),
         Some(Value::Object(p)) => p,
         Some(_) => return Err(ApiError::malformed("params must be an object").at("params")),
     };
     if command == "dial" {
-        return dial(state, params).await;
+        return Ok(Envelope {
+            command,
+            id: None,
+            params,
+        });
     }
-    if !["calling.tap", "calling.tap.stop", "calling.end"].contains(&command) {
+    if !["calling.tap", "calling.tap.stop", "calling.end"].contains(&command.as_str()) {
         return Err(ApiError::invalid(
             "command",
             format!(
@@ -75,11 +90,30 @@ async fn run(state: &ApiState, body: &[u8]) -> Result<Response, ApiError> {
             ),
         ));
     }
-    let id = match map.get("id") {
-        Some(Value::String(id)) if !id.is_empty() => id.as_str(),
+    let id = match map.remove("id") {
+        Some(Value::String(id)) if !id.is_empty() => id,
         Some(_) => return Err(ApiError::malformed("id must be a call id (a string)").at("id")),
         None => return Err(ApiError::malformed(format!("{command} needs the call's id")).at("id")),
     };
+    Ok(Envelope {
+        command,
+        id: Some(id),
+        params,
+    })
+}
+
+async fn run(state: &ApiState, body: &[u8]) -> Result<Response, ApiError> {
+    let Envelope {
+        command,
+        id,
+        params,
+    } = envelope(body)?;
+    let params = &params;
+    let Some(id) = id else {
+        return dial(state, params).await;
+    };
+    let id = id.as_str();
+    let command = command.as_str();
     let entry = state
         .shared
         .registry
@@ -240,7 +274,21 @@ fn sip_uri(params: &Map<String, Value>, key: &str) -> Result<Option<String>, Api
     }
 }
 
-async fn dial(state: &ApiState, params: &Map<String, Value>) -> Result<Response, ApiError> {
+/// `dial`'s parameters, checked: the callee, the caller if given, the document and the ring
+/// timeout.
+pub(crate) struct DialRequest {
+    to: String,
+    from: Option<String>,
+    document: crate::Route,
+    ring_timeout: Duration,
+}
+
+/// Checks `dial`'s parameters without placing anything.
+pub(crate) fn dial_checks(params: &Map<String, Value>) -> Result<(), ApiError> {
+    dial_request(params).map(drop)
+}
+
+fn dial_request(params: &Map<String, Value>) -> Result<DialRequest, ApiError> {
     const KNOWN: [&str; 5] = ["from", "to", "url", "swml", "timeout"];
     if let Some(key) = params.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(ApiError::invalid(
@@ -249,8 +297,7 @@ async fn dial(state: &ApiState, params: &Map<String, Value>) -> Result<Response,
         ));
     }
     let to = sip_uri(params, "to")?.ok_or_else(|| ApiError::invalid("params.to", "is required"))?;
-    let from = sip_uri(params, "from")?
-        .unwrap_or_else(|| format!("sip:earshot@{}", state.shared.endpoint.udp_addr()));
+    let from = sip_uri(params, "from")?;
     let document = match (params.get("url"), params.get("swml")) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(
@@ -316,9 +363,25 @@ async fn dial(state: &ApiState, params: &Map<String, Value>) -> Result<Response,
             ));
         }
     };
+    Ok(DialRequest {
+        to,
+        from,
+        document,
+        ring_timeout,
+    })
+}
+
+async fn dial(state: &ApiState, params: &Map<String, Value>) -> Result<Response, ApiError> {
+    let DialRequest {
+        to,
+        from,
+        document,
+        ring_timeout,
+    } = dial_request(params)?;
     if state.shared.draining() {
         return Err(ApiError::draining());
     }
+    let from = from.unwrap_or_else(|| format!("sip:earshot@{}", state.shared.endpoint.udp_addr()));
     let placement = Placement {
         to,
         from,

@@ -14,6 +14,7 @@
 
 mod commands;
 mod error;
+pub mod fuzz;
 mod tap;
 
 use std::net::SocketAddr;
