@@ -380,18 +380,7 @@ async fn failing_taps(
     config.flow = swml_flow(&dir, &document(&web_url));
     let node = start(config).await;
     let mut reports = node.reports();
-    let target = node.sip_udp_addr().to_string();
-    let xml = peer::scenario("uac_silent.xml");
-    Sipp::spawn(&SippRun {
-        name,
-        local_port: ports.sipp(),
-        media_port: ports.sipp_media(),
-        calls: 1,
-        timeout: Duration::from_secs(20),
-        args: &["-sf", &xml, "-s", "t", &target],
-    })
-    .expect_one_call()
-    .await;
+    silent_call(&node, ports, name, "t", Duration::from_secs(20)).await;
     let report = next_report(&mut reports).await;
     assert_eq!(
         report.ended, "hung up by the script",
@@ -547,6 +536,30 @@ sections:
 }
 
 /// The status event bodies `status` receives, until `done` says enough, with their headers.
+/// One call into `node` from SIPp's `uac_silent.xml` to `user`, on `ports`' SIPp ports;
+/// returns once SIPp has seen the call through.
+async fn silent_call(node: &server::Node, ports: Ports, name: &str, user: &str, timeout: Duration) {
+    let target = node.sip_udp_addr().to_string();
+    let xml = peer::scenario("uac_silent.xml");
+    Sipp::spawn(&SippRun {
+        name,
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout,
+        args: &["-sf", &xml, "-s", user, &target],
+    })
+    .expect_one_call()
+    .await;
+}
+
+/// How many of the events received are `finished`.
+fn finished_count(got: &[(serde_json::Value, serde_json::Value)]) -> usize {
+    got.iter()
+        .filter(|(_, b)| b["params"]["state"] == "finished")
+        .count()
+}
+
 async fn status_events(
     peer: &mut python::PythonPeer,
     mut done: impl FnMut(&[(serde_json::Value, serde_json::Value)]) -> bool,
@@ -638,26 +651,11 @@ sections:
         ),
     )
     .await;
-    let target = node.sip_udp_addr().to_string();
-    let xml = peer::scenario("uac_silent.xml");
-    Sipp::spawn(&SippRun {
-        name: "tap-listen",
-        local_port: ports.sipp(),
-        media_port: ports.sipp_media(),
-        calls: 1,
-        timeout: Duration::from_secs(30),
-        args: &["-sf", &xml, "-s", "tap", &target],
-    })
-    .expect_one_call()
-    .await;
+    silent_call(&node, ports, "tap-listen", "tap", Duration::from_secs(30)).await;
     let report = next_report(&mut reports).await;
     assert_eq!(report.ended, "hung up by the script", "{report:?}");
     let got = status_events(&mut web, |got| {
-        got.iter()
-            .filter(|(_, b)| b["params"]["state"] == "finished")
-            .count()
-            == 2
-            && got.iter().any(|(l, _)| l["path"] == "/stopped")
+        finished_count(got) == 2 && got.iter().any(|(l, _)| l["path"] == "/stopped")
     })
     .await;
     let packets = rtp_packets(&capture.stop().await);
@@ -829,29 +827,12 @@ sections:
     let node = start(config).await;
     let mut reports = node.reports();
     let capture = Capture::start("tap-lost", &format!("dst port {rtp_port}")).await;
-    let target = node.sip_udp_addr().to_string();
-    let xml = peer::scenario("uac_silent.xml");
-    Sipp::spawn(&SippRun {
-        name: "tap-lost",
-        local_port: ports.sipp(),
-        media_port: ports.sipp_media(),
-        calls: 1,
-        timeout: Duration::from_secs(30),
-        args: &["-sf", &xml, "-s", "tap", &target],
-    })
-    .expect_one_call()
-    .await;
+    silent_call(&node, ports, "tap-lost", "tap", Duration::from_secs(30)).await;
     let report = next_report(&mut reports).await;
     // The call ran its document to the end, undisturbed.
     assert_eq!(report.ended, "hung up by the script", "{report:?}");
     assert_eq!(report.stats.lost, 0);
-    let got = status_events(&mut web, |got| {
-        got.iter()
-            .filter(|(_, b)| b["params"]["state"] == "finished")
-            .count()
-            == 3
-    })
-    .await;
+    let got = status_events(&mut web, |got| finished_count(got) == 3).await;
     let packets = rtp_packets(&capture.stop().await);
     let vanished = vanishing.next(Duration::from_secs(5)).await;
     let first = dropping.next(Duration::from_secs(5)).await;
@@ -1066,26 +1047,11 @@ sections:
     config.taps.connect_timeout = Duration::from_secs(1);
     let node = start(config).await;
     let mut reports = node.reports();
-    let target = node.sip_udp_addr().to_string();
-    let xml = peer::scenario("uac_silent.xml");
-    Sipp::spawn(&SippRun {
-        name: "tap-wss",
-        local_port: ports.sipp(),
-        media_port: ports.sipp_media(),
-        calls: 1,
-        timeout: Duration::from_secs(30),
-        args: &["-sf", &xml, "-s", "tap", &target],
-    })
-    .expect_one_call()
-    .await;
+    silent_call(&node, ports, "tap-wss", "tap", Duration::from_secs(30)).await;
     let report = next_report(&mut reports).await;
     assert_eq!(report.ended, "hung up by the script", "{report:?}");
     let got = status_events(&mut web, |got| {
-        got.iter()
-            .filter(|(_, b)| b["params"]["state"] == "finished")
-            .count()
-            == 3
-            && got.iter().any(|(l, _)| l["path"] == "/vars")
+        finished_count(got) == 3 && got.iter().any(|(l, _)| l["path"] == "/vars")
     })
     .await;
     let connection = good.next(Duration::from_secs(5)).await;
@@ -1186,17 +1152,13 @@ sections:
     config.taps.per_call = 2;
     let node = start(config).await;
     let mut reports = node.reports();
-    let target = node.sip_udp_addr().to_string();
-    let xml = peer::scenario("uac_silent.xml");
-    Sipp::spawn(&SippRun {
-        name: "tap-limit-call",
-        local_port: ports.sipp(),
-        media_port: ports.sipp_media(),
-        calls: 1,
-        timeout: Duration::from_secs(20),
-        args: &["-sf", &xml, "-s", "tap", &target],
-    })
-    .expect_one_call()
+    silent_call(
+        &node,
+        ports,
+        "tap-limit-call",
+        "tap",
+        Duration::from_secs(20),
+    )
     .await;
     assert_eq!(
         next_report(&mut reports).await.ended,
@@ -1250,6 +1212,7 @@ sections:
     let node = start(config).await;
     let mut reports = node.reports();
     let target = node.sip_udp_addr().to_string();
+    let xml = peer::scenario("uac_silent.xml");
     let outcome = Sipp::spawn(&SippRun {
         name: "tap-limit-node",
         local_port: ports.sipp(),
@@ -1268,12 +1231,7 @@ sections:
         );
     }
     let got = status_events(&mut web, |got| {
-        got.iter().filter(|(l, _)| l["path"] == "/vars").count() == 2
-            && got
-                .iter()
-                .filter(|(_, b)| b["params"]["state"] == "finished")
-                .count()
-                == 2
+        got.iter().filter(|(l, _)| l["path"] == "/vars").count() == 2 && finished_count(got) == 2
     })
     .await;
     let mut results: Vec<&str> = got
@@ -1393,28 +1351,11 @@ sections:
     let node = start(config).await;
     let mut reports = node.reports();
     let capture = Capture::start("tap-alive", &format!("dst port {alive_port}")).await;
-    let target = node.sip_udp_addr().to_string();
-    let xml = peer::scenario("uac_silent.xml");
-    Sipp::spawn(&SippRun {
-        name: "tap-refused",
-        local_port: ports.sipp(),
-        media_port: ports.sipp_media(),
-        calls: 1,
-        timeout: Duration::from_secs(20),
-        args: &["-sf", &xml, "-s", "tap", &target],
-    })
-    .expect_one_call()
-    .await;
+    silent_call(&node, ports, "tap-refused", "tap", Duration::from_secs(20)).await;
     let report = next_report(&mut reports).await;
     assert_eq!(report.ended, "hung up by the script", "{report:?}");
     assert_eq!(report.stats.lost, 0);
-    let got = status_events(&mut web, |got| {
-        got.iter()
-            .filter(|(_, b)| b["params"]["state"] == "finished")
-            .count()
-            == 2
-    })
-    .await;
+    let got = status_events(&mut web, |got| finished_count(got) == 2).await;
     let alive = rtp_packets(&capture.stop().await);
     let params = |id: &str| -> Vec<&serde_json::Value> {
         got.iter()
@@ -1522,13 +1463,7 @@ sections:
     far_end.expect_one_call().await;
     let report = next_report(&mut reports).await;
     assert_eq!(report.ended, "caller hung up", "{report:?}");
-    let got = status_events(&mut web, |got| {
-        got.iter()
-            .filter(|(_, b)| b["params"]["state"] == "finished")
-            .count()
-            == 2
-    })
-    .await;
+    let got = status_events(&mut web, |got| finished_count(got) == 2).await;
     let packets = rtp_packets(&capture.stop().await);
     let to = |port: u16| -> Vec<peer::stream::RtpPacket> {
         packets
