@@ -8,24 +8,30 @@
 //! taps in the same task, without copies or channels. Sending uses a non-blocking `send_to`: a full socket
 //! buffer drops the packet (counted) instead of delaying the schedule.
 //!
+//! Receiving reads up to two datagrams per system call ([`crate::recv_batch`]); a short read
+//! tells the reactor the socket is drained, so a packet costs one read, not a read and a
+//! failing one. The socket is polled through a [`Gate`]: a turn of the call's loop for another
+//! reason (the other leg's packet, a frame due) does not touch this leg's socket or the
+//! reactor's lock unless the socket woke.
+//!
 //! Time is tokio's clock ([`Leg::now`]), so tests can pause it.
 
 use std::io;
 use std::net::SocketAddr;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use rand_core::RngCore;
 use sdp::NegotiatedMedia;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
+use crate::gate::Gate;
+use crate::recv_batch::{Read, RecvBatch};
 use crate::{
     LegConfig, LegCore, LegEvent, LegStats, MediaError, PortLease, PortPool, Received, Source,
     Transmit,
 };
-
-/// Receive buffer size: larger than any G.711 packet; longer datagrams are truncated and
-/// then fail to parse or carry a cut payload, never more.
-const RECV_BUFFER: usize = 2048;
 
 /// One leg's socket and media logic.
 #[derive(Debug)]
@@ -37,7 +43,9 @@ pub struct Leg {
     sender: std::net::UdpSocket,
     local: SocketAddr,
     core: LegCore,
-    buf: Box<[u8]>,
+    batch: RecvBatch,
+    /// Polls the socket only when it woke (or the last poll got a datagram).
+    gate: Gate,
     _lease: PortLease,
 }
 
@@ -75,7 +83,8 @@ impl Leg {
             sender,
             local,
             core,
-            buf: vec![0; RECV_BUFFER].into_boxed_slice(),
+            batch: RecvBatch::new(),
+            gate: Gate::new(),
             _lease: lease,
         })
     }
@@ -107,31 +116,80 @@ impl Leg {
     }
 
     /// Waits for the next datagram and hands it to the core. Cancel-safe: a datagram is
-    /// either handled in the poll that receives it or left in the socket. ICMP errors
-    /// reported on the socket (port unreachable after a send) are counted and skipped.
+    /// either handled in the poll that receives it or left in the socket (or in the leg's
+    /// batch, for the next call). ICMP errors reported on the socket (port unreachable after
+    /// a send) are counted and skipped.
     pub async fn recv(&mut self) -> Result<Received<'_>, MediaError> {
-        let (len, from) = loop {
-            match self.socket.recv_from(&mut self.buf).await {
-                Ok(got) => break got,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
-                    ) =>
-                {
-                    self.core.handle_icmp_error();
-                }
-                Err(source) => {
-                    return Err(MediaError::Recv {
-                        local: self.local,
-                        source,
-                    });
-                }
-            }
-        };
+        let (slot, len, from) = std::future::poll_fn(|cx| self.poll_datagram(cx)).await?;
         Ok(self
             .core
-            .handle_datagram(Leg::now(), from, &self.buf[..len]))
+            .handle_datagram(Leg::now(), from, self.batch.bytes(slot, len)))
+    }
+
+    /// The next datagram of the batch, or of a new read once the socket is readable.
+    fn poll_datagram(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(usize, usize, SocketAddr), MediaError>> {
+        if let Some(next) = self.batch.take() {
+            return Poll::Ready(Ok(next));
+        }
+        let Leg {
+            socket,
+            local,
+            core,
+            batch,
+            gate,
+            ..
+        } = self;
+        gate.poll(cx, |cx| {
+            loop {
+                match socket.poll_recv_ready(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(source)) => {
+                        return Poll::Ready(Err(MediaError::Recv {
+                            local: *local,
+                            source,
+                        }));
+                    }
+                    Poll::Ready(Ok(())) => {}
+                }
+                let mut drained = false;
+                // `WouldBlock` from the closure clears the reactor's readiness: on a real
+                // `WouldBlock`, and on a short read, after which the queue was empty (a
+                // datagram arriving later is a new readiness event, which this does not clear).
+                let read = socket.try_io(Interest::READABLE, || match batch.read(&*socket)? {
+                    Read::Full => Ok(()),
+                    Read::Drained(_) => {
+                        drained = true;
+                        Err(io::ErrorKind::WouldBlock.into())
+                    }
+                });
+                match read {
+                    Ok(()) => {}
+                    Err(_) if drained => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                        ) =>
+                    {
+                        core.handle_icmp_error();
+                        continue;
+                    }
+                    Err(source) => {
+                        return Poll::Ready(Err(MediaError::Recv {
+                            local: *local,
+                            source,
+                        }));
+                    }
+                }
+                if let Some(next) = batch.take() {
+                    return Poll::Ready(Ok(next));
+                }
+            }
+        })
     }
 
     /// When [`Leg::send_due`] should run next, on tokio's clock.

@@ -35,19 +35,23 @@
 //!   silence, a buffer, echo, relay with µ-law ↔ A-law), telephone-event relay, inactivity,
 //!   counters ([`LegStats`]).
 //! - [`Leg`]: the tokio UDP shell.
+//! - [`Gate`]: polls one of a call task's sources only when it woke.
 
 mod config;
 mod error;
+mod gate;
 pub mod latch;
 mod leg;
 mod leg_core;
 mod port_pool;
+mod recv_batch;
 mod sequence;
 mod source;
 mod stats;
 
 pub use config::LegConfig;
 pub use error::MediaError;
+pub use gate::Gate;
 pub use leg::Leg;
 pub use leg_core::{Inbound, LegCore, LegEvent, PayloadKind, RELAY_HOLD_OFF, Received, Transmit};
 pub use port_pool::{PortLease, PortPool, PortPoolConfig};

@@ -322,6 +322,14 @@ impl RelayEnd {
     }
 }
 
+/// What woke a bridged call's signalling branch.
+enum Signal {
+    Command(crate::registry::CallCommand),
+    Caller(Option<InboundEvent>),
+    Far(Option<OutboundEvent>),
+    Stop,
+}
+
 #[allow(
     clippy::too_many_arguments,
     reason = "the parts of a bridged call, owned by its task"
@@ -344,6 +352,12 @@ pub(crate) async fn relay<C: Signalling>(
     // One timer for the call's legs and taps, moved only when the next deadline does.
     let timer = tokio::time::sleep_until(a.next_deadline());
     tokio::pin!(timer);
+    // Almost every turn is for one packet or one frame due: the signalling sources (API
+    // commands, both dialogs, the shutdown signal) are one branch, polled only when one of
+    // them woke (the legs gate their sockets likewise).
+    let stop = crate::node::stopped(&mut shutdown);
+    tokio::pin!(stop);
+    let signalling = media::Gate::new();
     loop {
         let mut deadline = a.next_deadline().min(b.next_deadline());
         if let Some(due) = taps.deadline() {
@@ -371,43 +385,52 @@ pub(crate) async fn relay<C: Signalling>(
                 Err(error) => tracing::warn!(%error, "RTP receive failed"),
             },
             () = &mut timer => {}
-            command = control.next() => {
-                let step = control
-                    .handle(command, taps, shared, "answered", Some(a.stats()))
-                    .await;
-                if let crate::registry::Step::End(reason) = step {
-                    let _ = a_call.hangup().await;
-                    let _ = b_call.hangup().await;
-                    return RelayEnd::Both(format!("ended by the API: {reason}"));
+            signal = signalling.run(async {
+                tokio::select! {
+                    command = control.next() => Signal::Command(command),
+                    event = a_call.next_event() => Signal::Caller(event),
+                    event = b_call.next_event() => Signal::Far(event),
+                    () = &mut stop => Signal::Stop,
                 }
-            }
-            event = a_call.next_event() => match event {
-                Some(InboundEvent::Bye) | None => {
+            }) => match signal {
+                Signal::Command(command) => {
+                    let step = control
+                        .handle(command, taps, shared, "answered", Some(a.stats()))
+                        .await;
+                    if let crate::registry::Step::End(reason) = step {
+                        let _ = a_call.hangup().await;
+                        let _ = b_call.hangup().await;
+                        return RelayEnd::Both(format!("ended by the API: {reason}"));
+                    }
+                }
+                Signal::Caller(Some(InboundEvent::Bye) | None) => {
                     let _ = b_call.hangup().await;
                     return RelayEnd::Caller("caller hung up".to_string());
                 }
-                Some(InboundEvent::Terminated { reason }) => {
+                Signal::Caller(Some(InboundEvent::Terminated { reason })) => {
                     let _ = b_call.hangup().await;
                     return RelayEnd::Caller(describe(&reason));
                 }
-                Some(InboundEvent::ReInvite(reinvite)) => {
+                Signal::Caller(Some(InboundEvent::ReInvite(reinvite))) => {
                     answer_reinvite_offer(reinvite, a_sdp, Some(&mut *a), report).await;
                 }
-                Some(_) => {}
-            },
-            event = b_call.next_event() => match event {
-                Some(OutboundEvent::Bye) | None => return RelayEnd::Far("far end hung up".to_string()),
-                Some(OutboundEvent::Terminated { reason }) => return RelayEnd::Far(describe(&reason)),
-                Some(OutboundEvent::ReInvite(reinvite)) => {
+                Signal::Caller(Some(_)) => {}
+                Signal::Far(Some(OutboundEvent::Bye) | None) => {
+                    return RelayEnd::Far("far end hung up".to_string());
+                }
+                Signal::Far(Some(OutboundEvent::Terminated { reason })) => {
+                    return RelayEnd::Far(describe(&reason));
+                }
+                Signal::Far(Some(OutboundEvent::ReInvite(reinvite))) => {
                     let _ = reinvite.reject(488).await;
                 }
-                Some(_) => {}
+                Signal::Far(Some(_)) => {}
+                Signal::Stop => {
+                    let _ = a_call.hangup().await;
+                    let _ = b_call.hangup().await;
+                    return RelayEnd::Both("node shut down".to_string());
+                }
             },
-            () = crate::node::stopped(&mut shutdown) => {
-                let _ = a_call.hangup().await;
-                let _ = b_call.hangup().await;
-                return RelayEnd::Both("node shut down".to_string());
-            }
         }
         let now = Leg::now();
         // After `connect`, what the caller hears is the far party: the taps' listen stream.

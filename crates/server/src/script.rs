@@ -24,6 +24,13 @@ use media::{Leg, LegEvent, Playback, PortLease, Source};
 use sdp::SdpSession;
 use sip::{InboundCall, InboundEvent, Rejection};
 use swml::{Action, Document, HangupReason, Interpreter, PlayUrl};
+
+/// What woke a call's signalling branch.
+enum CallSignal {
+    Command(crate::registry::CallCommand),
+    Caller(Option<InboundEvent>),
+    Stop,
+}
 use tap::Stream;
 use tokio::task::JoinHandle;
 
@@ -277,6 +284,15 @@ impl Script<'_> {
 
     async fn drive(&mut self, interpreter: &mut Interpreter) -> String {
         let mut shutdown = self.shared.shutdown();
+        // One branch for the API's commands, the caller's dialog and the shutdown signal
+        // (pinned across turns), polled only when one of them woke (`media::Gate`).
+        let stop = crate::node::stopped(&mut shutdown);
+        tokio::pin!(stop);
+        let signalling = media::Gate::new();
+        // One timer for the whole loop, moved only when the next deadline does.
+        let far_future = || tokio::time::Instant::now() + Duration::from_secs(3600);
+        let timer = tokio::time::sleep_until(far_future());
+        tokio::pin!(timer);
         loop {
             if let Some(ended) = self.act(interpreter).await {
                 return ended;
@@ -298,7 +314,18 @@ impl Script<'_> {
                 .into_iter()
                 .flatten()
                 .min();
-            let far_future = tokio::time::Instant::now() + Duration::from_secs(3600);
+            match deadline {
+                Some(due) if timer.deadline() != due => timer.as_mut().reset(due),
+                Some(_) => {}
+                // Nothing due: the timer is left where it is, or pushed far out if it is at
+                // hand (a turn on its own is harmless, but not one per loop).
+                None if timer.deadline()
+                    <= tokio::time::Instant::now() + Duration::from_secs(60) =>
+                {
+                    timer.as_mut().reset(far_future());
+                }
+                None => {}
+            }
             tokio::select! {
                 received = async {
                     match &mut self.media {
@@ -317,22 +344,7 @@ impl Script<'_> {
                         tracing::warn!(%error, "RTP receive failed");
                     }
                 }
-                () = tokio::time::sleep_until(deadline.unwrap_or(far_future)) => {}
-                command = self.control.next() => {
-                    let (state, rtp) = match &self.media {
-                        Media::Up(leg) => ("answered", Some(leg.stats())),
-                        Media::Pending(_) => ("created", None),
-                    };
-                    let step = self
-                        .control
-                        .handle(command, &mut self.taps, self.shared, state, rtp)
-                        .await;
-                    if let crate::registry::Step::End(reason) = step {
-                        interpreter.handle_hangup();
-                        let _ = self.call.hangup().await;
-                        return format!("ended by the API: {reason}");
-                    }
-                }
+                () = &mut timer => {}
                 done = async {
                     match &mut self.pending {
                         Some(pending) => pending.wait().await,
@@ -342,33 +354,54 @@ impl Script<'_> {
                     self.pending = None;
                     self.handle_done(interpreter, done);
                 }
-                event = self.call.next_event() => match event {
-                    Some(InboundEvent::Bye) | None => {
+                signal = signalling.run(async {
+                    tokio::select! {
+                        command = self.control.next() => CallSignal::Command(command),
+                        event = self.call.next_event() => CallSignal::Caller(event),
+                        () = &mut stop => CallSignal::Stop,
+                    }
+                }) => match signal {
+                    CallSignal::Command(command) => {
+                        let (state, rtp) = match &self.media {
+                            Media::Up(leg) => ("answered", Some(leg.stats())),
+                            Media::Pending(_) => ("created", None),
+                        };
+                        let step = self
+                            .control
+                            .handle(command, &mut self.taps, self.shared, state, rtp)
+                            .await;
+                        if let crate::registry::Step::End(reason) = step {
+                            interpreter.handle_hangup();
+                            let _ = self.call.hangup().await;
+                            return format!("ended by the API: {reason}");
+                        }
+                    }
+                    CallSignal::Caller(Some(InboundEvent::Bye) | None) => {
                         interpreter.handle_hangup();
                         return "caller hung up".into();
                     }
-                    Some(InboundEvent::Cancelled) => {
+                    CallSignal::Caller(Some(InboundEvent::Cancelled)) => {
                         interpreter.handle_hangup();
                         return "caller cancelled".into();
                     }
-                    Some(InboundEvent::Terminated { reason }) => {
+                    CallSignal::Caller(Some(InboundEvent::Terminated { reason })) => {
                         interpreter.handle_hangup();
                         return describe(&reason);
                     }
-                    Some(InboundEvent::ReInvite(reinvite)) => {
+                    CallSignal::Caller(Some(InboundEvent::ReInvite(reinvite))) => {
                         let leg = match &mut self.media {
                             Media::Up(leg) => Some(&mut **leg),
                             Media::Pending(_) => None,
                         };
                         answer_reinvite_offer(reinvite, &mut self.sdp, leg, self.report).await;
                     }
-                    Some(InboundEvent::Acked { .. }) => {}
+                    CallSignal::Caller(Some(InboundEvent::Acked { .. })) => {}
+                    CallSignal::Stop => {
+                        interpreter.handle_hangup();
+                        let _ = self.call.hangup().await;
+                        return "node shut down".into();
+                    }
                 },
-                () = crate::node::stopped(&mut shutdown) => {
-                    interpreter.handle_hangup();
-                    let _ = self.call.hangup().await;
-                    return "node shut down".into();
-                }
             }
             if self
                 .hangup_at
