@@ -113,6 +113,9 @@ pub struct Config {
     pub shards: usize,
     /// Where the node's log goes.
     pub log_dir: PathBuf,
+    /// The taps' alignment window (`taps.window_ms` and `taps.window_both_ms` of the node);
+    /// `None` leaves the node's defaults (20 and 40 ms).
+    pub tap_window: Option<Duration>,
 }
 
 impl Config {
@@ -131,6 +134,7 @@ impl Config {
             base_port: 13000,
             shards: 4,
             log_dir: std::env::temp_dir().join("earshot-bench"),
+            tap_window: None,
         }
     }
 }

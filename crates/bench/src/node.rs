@@ -40,10 +40,12 @@ fn pin(pid: libc::pid_t, cpu: usize) -> std::io::Result<()> {
 }
 
 impl NodeProcess {
-    /// Starts `earshot` with `args` on `cpu` and waits (up to 10 s) for its "listening" line.
+    /// Starts `earshot` with `args` and the environment variables `env` added, on `cpu`, and
+    /// waits (up to 10 s) for its "listening" line.
     pub(crate) fn start(
         earshot: &Path,
         args: &[String],
+        env: &[(String, String)],
         cpu: Option<usize>,
         log: &Path,
     ) -> Result<NodeProcess, BenchError> {
@@ -52,6 +54,7 @@ impl NodeProcess {
         let mut command = Command::new(earshot);
         command
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr);

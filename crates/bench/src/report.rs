@@ -62,6 +62,10 @@ pub struct Report {
     pub command: String,
     /// The measurement window, s.
     pub window_s: f64,
+    /// The taps' alignment window given to the node, ms; `None`: the node's defaults (20 ms
+    /// for `speak`/`listen`, 40 ms for `both`).
+    #[serde(default)]
+    pub tap_window_ms: Option<u64>,
     /// Source packets the tool sent in the window, per second (both directions).
     pub in_pps: f64,
     /// Node CPU (utime+stime, all threads) in the window, % of one core.
@@ -139,6 +143,11 @@ impl Report {
             s.push_str(&format!(
                 "; {} more while {} up: {:.0}/s ({} failed)",
                 u.calls, u.while_up, u.per_second, u.failed
+            ));
+        }
+        if let Some(w) = self.tap_window_ms {
+            s.push_str(&format!(
+                "\n  tap alignment window {w} ms (node default: 20, both 40)"
             ));
         }
         s.push_str(&format!(

@@ -187,12 +187,22 @@ pub fn run(config: &Config, command: &str) -> Result<Report, BenchError> {
     ]
     .map(String::from)
     .to_vec();
+    let env: Vec<(String, String)> = config
+        .tap_window
+        .map(|w| {
+            let ms = w.as_millis().to_string();
+            vec![
+                ("EARSHOT_TAPS_WINDOW_MS".to_string(), ms.clone()),
+                ("EARSHOT_TAPS_WINDOW_BOTH_MS".to_string(), ms),
+            ]
+        })
+        .unwrap_or_default();
     let log = config.log_dir.join(format!(
         "node-{}-{}.log",
         config.variant.name(),
         config.calls
     ));
-    let node = NodeProcess::start(&config.earshot, &args, config.node_cpu, &log)?;
+    let node = NodeProcess::start(&config.earshot, &args, &env, config.node_cpu, &log)?;
     // Let the node's first allocations settle before the idle figure.
     std::thread::sleep(Duration::from_millis(300));
     let rss_idle = node.rss_bytes()?;
@@ -333,6 +343,7 @@ pub fn run(config: &Config, command: &str) -> Result<Report, BenchError> {
         started_utc: utc(started / 1_000_000_000),
         command: command.to_string(),
         window_s: w,
+        tap_window_ms: config.tap_window.map(|w| w.as_millis() as u64),
         in_pps,
         node_cpu_pct: 100.0 * node_cpu,
         us_per_in_pkt: if in_pps > 0.0 {

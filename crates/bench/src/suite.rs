@@ -38,6 +38,8 @@ pub struct SuiteConfig {
     pub out_dir: PathBuf,
     /// Extra calls placed under load in each earshot run (0: none).
     pub setup_extra: usize,
+    /// The taps' alignment window for earshot's runs; `None`: the node's defaults.
+    pub tap_window: Option<Duration>,
 }
 
 /// One point of one system: medians over its runs.
@@ -291,6 +293,7 @@ pub fn run(config: &SuiteConfig, command: &str) -> Result<String, BenchError> {
                 c.warmup = config.warmup;
                 c.duration = config.duration;
                 c.setup_extra = config.setup_extra;
+                c.tap_window = config.tap_window;
                 let report = crate::run(&c, command)?;
                 println!("[{rep}] {}", report.text());
                 append(&ours, &report)?;

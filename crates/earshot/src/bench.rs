@@ -31,6 +31,9 @@ Options:
   --node-cpu N|off      the node's core                           [default: 1]
   --tool-cpu N|off      the tool's core                           [default: 0]
   --base-port P         the tool's 64 UDP/TCP ports start here    [default: 13000]
+  --tap-window MS       the taps' alignment window for every variant (the node's
+                        taps.window_ms and taps.window_both_ms)   [default: the node's,
+                        20 ms for speak/listen, 40 ms for both]
 ";
 
 fn cpu(v: &str) -> Result<Option<usize>, String> {
@@ -65,6 +68,7 @@ struct Args {
     node_cpu: Option<usize>,
     tool_cpu: Option<usize>,
     base_port: u16,
+    tap_window: Option<Duration>,
 }
 
 fn parse(args: &[String]) -> Result<Option<Args>, String> {
@@ -82,6 +86,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
         node_cpu: Some(1),
         tool_cpu: Some(0),
         base_port: 13000,
+        tap_window: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -112,6 +117,15 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
                 a.base_port = value()?
                     .parse()
                     .map_err(|_| "--base-port: not a port".to_string())?;
+            }
+            "--tap-window" => {
+                let ms: u64 = value()?
+                    .parse()
+                    .map_err(|_| "--tap-window: not a number of milliseconds".to_string())?;
+                if ms > 1000 {
+                    return Err("--tap-window: at most 1000 (ms)".into());
+                }
+                a.tap_window = Some(Duration::from_millis(ms));
             }
             other => return Err(format!("unknown option {other:?}")),
         }
@@ -171,6 +185,7 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             harness: a.harness.clone(),
             out_dir: dir.clone(),
             setup_extra: a.setup_extra,
+            tap_window: a.tap_window,
         };
         suite::run(&config, &command).map(|md| println!("\n{md}"))
     } else {
@@ -185,6 +200,7 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
                     c.node_cpu = a.node_cpu;
                     c.tool_cpu = a.tool_cpu;
                     c.base_port = a.base_port;
+                    c.tap_window = a.tap_window;
                     match bench::run(&c, &command) {
                         Ok(report) => {
                             println!("{}", report.text());
