@@ -18,9 +18,10 @@ use std::net::SocketAddr;
 /// keeping a leg's buffers small; a leg gets one packet per ptime from each source.
 pub(crate) const SLOTS: usize = 2;
 
-/// Bytes per slot: larger than any G.711 packet; longer datagrams are truncated and then fail
-/// to parse or carry a cut payload, never more.
-pub(crate) const SLOT_BYTES: usize = 2048;
+/// Bytes per slot: an Ethernet MTU's worth, more than any G.711 packet (120 ms is 972 bytes
+/// with its header); longer datagrams are truncated and then fail to parse or carry a cut
+/// payload, never more.
+pub(crate) const SLOT_BYTES: usize = 1500;
 
 /// The datagrams of the last read, handed out one by one.
 pub(crate) struct RecvBatch {
