@@ -364,3 +364,60 @@ async fn two_bridged_legs_transcode_and_relay_telephone_events() {
     drop((a, b));
     assert_eq!(pool.leased(), 0);
 }
+
+/// A leg reads up to two datagrams per system call and, after a short read, tells the reactor
+/// its socket is drained: no datagram may be stranded by that. Bursts of 1 to 7 datagrams are
+/// queued on the leg's socket while the leg is not being polled, then the loop (with a timer
+/// branch taking turns too) must receive every one of them before the next burst is sent: a
+/// datagram left in the socket with its readiness cleared would never be read.
+#[tokio::test]
+async fn every_datagram_of_a_burst_is_received() {
+    let pool = pool(45_000);
+    let peer = std::net::UdpSocket::bind((LOCALHOST, 0)).expect("loopback");
+    // The leg only receives: a send of its own would make the socket report its readiness
+    // afresh and hide a datagram stranded by the reads.
+    let mut negotiated = media(peer.local_addr().expect("bound"), Law::Ulaw, 20);
+    negotiated.direction = Direction::RecvOnly;
+    let mut leg = Leg::bind(
+        &pool,
+        LegConfig::default(),
+        &negotiated,
+        Source::Silence,
+        &mut SmallRng::seed_from_u64(5),
+    )
+    .expect("a free port");
+    let to = leg.local_addr();
+    let payload = vec![0x55u8; 160];
+    let mut ticks = tokio::time::interval(Duration::from_millis(1));
+    let mut seq = 0u16;
+    let mut received = 0u16;
+    for round in 0..140u16 {
+        let burst = round % 7 + 1;
+        for _ in 0..burst {
+            let packet = rtp(seq, u32::from(seq) * 160, PayloadType::PCMU, &payload);
+            peer.send_to(&packet, to).expect("loopback send");
+            seq += 1;
+        }
+        let drained = timeout(Duration::from_secs(5), async {
+            while received < seq {
+                tokio::select! {
+                    r = leg.recv() => {
+                        if let Received::Rtp(inbound) = r.expect("loopback receive") {
+                            assert_eq!(inbound.packet.header.seq.0, received, "in order");
+                            received += 1;
+                        }
+                    }
+                    _ = ticks.tick() => {}
+                }
+                leg.send_due(Leg::now(), |_| {});
+            }
+        })
+        .await;
+        assert!(
+            drained.is_ok(),
+            "burst {round} of {burst}: received {received} of {seq}"
+        );
+    }
+    assert_eq!(leg.stats().packets_in, u64::from(seq));
+    assert_eq!(leg.stats().packets_out, 0, "the leg sent nothing");
+}
