@@ -116,6 +116,10 @@ pub struct Config {
     /// The taps' alignment window (`taps.window_ms` and `taps.window_both_ms` of the node);
     /// `None` leaves the node's defaults (20 and 40 ms).
     pub tap_window: Option<Duration>,
+    /// A program to start the node under, given the node's command line: a profiler that
+    /// runs it in the same process (`valgrind`, or a script that `exec`s one), so that the
+    /// node gets the tool's signals. CPU and memory figures are then the profiler's too.
+    pub node_wrapper: Option<PathBuf>,
 }
 
 impl Config {
@@ -135,6 +139,7 @@ impl Config {
             shards: 4,
             log_dir: std::env::temp_dir().join("earshot-bench"),
             tap_window: None,
+            node_wrapper: None,
         }
     }
 }

@@ -40,10 +40,12 @@ fn pin(pid: libc::pid_t, cpu: usize) -> std::io::Result<()> {
 }
 
 impl NodeProcess {
-    /// Starts `earshot` with `args` and the environment variables `env` added, on `cpu`, and
-    /// waits (up to 10 s) for its "listening" line.
+    /// Starts `earshot` with `args` and the environment variables `env` added, on `cpu`
+    /// (under `wrapper`, given the node's command line, if set), and waits (up to 10 s, 120 s
+    /// under a wrapper) for its "listening" line.
     pub(crate) fn start(
         earshot: &Path,
+        wrapper: Option<&Path>,
         args: &[String],
         env: &[(String, String)],
         cpu: Option<usize>,
@@ -51,7 +53,14 @@ impl NodeProcess {
     ) -> Result<NodeProcess, BenchError> {
         let stderr = std::fs::File::create(log)
             .map_err(|e| BenchError::Setup(format!("cannot write {}: {e}", log.display())))?;
-        let mut command = Command::new(earshot);
+        let mut command = match wrapper {
+            Some(wrapper) => {
+                let mut c = Command::new(wrapper);
+                c.arg(earshot);
+                c
+            }
+            None => Command::new(earshot),
+        };
         command
             .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -90,14 +99,14 @@ impl NodeProcess {
             }
         });
         let node = NodeProcess { child };
-        ready_rx
-            .recv_timeout(Duration::from_secs(10))
-            .map_err(|_| {
-                BenchError::Setup(format!(
-                    "the node did not start listening within 10 s (see {})",
-                    log.display()
-                ))
-            })?;
+        let patience = Duration::from_secs(if wrapper.is_some() { 120 } else { 10 });
+        ready_rx.recv_timeout(patience).map_err(|_| {
+            BenchError::Setup(format!(
+                "the node did not start listening within {} s (see {})",
+                patience.as_secs(),
+                log.display()
+            ))
+        })?;
         Ok(node)
     }
 

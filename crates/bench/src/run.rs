@@ -202,7 +202,14 @@ pub fn run(config: &Config, command: &str) -> Result<Report, BenchError> {
         config.variant.name(),
         config.calls
     ));
-    let node = NodeProcess::start(&config.earshot, &args, &env, config.node_cpu, &log)?;
+    let node = NodeProcess::start(
+        &config.earshot,
+        config.node_wrapper.as_deref(),
+        &args,
+        &env,
+        config.node_cpu,
+        &log,
+    )?;
     // Let the node's first allocations settle before the idle figure.
     std::thread::sleep(Duration::from_millis(300));
     let rss_idle = node.rss_bytes()?;

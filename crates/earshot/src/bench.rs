@@ -34,6 +34,9 @@ Options:
   --tap-window MS       the taps' alignment window for every variant (the node's
                         taps.window_ms and taps.window_both_ms)   [default: the node's,
                         20 ms for speak/listen, 40 ms for both]
+  --node-wrapper PROG   start the node as `PROG earshot serve …`: a profiler that runs
+                        it in the same process (valgrind, or a script that execs one);
+                        CPU and memory figures are then the profiler's too
 ";
 
 fn cpu(v: &str) -> Result<Option<usize>, String> {
@@ -69,6 +72,7 @@ struct Args {
     tool_cpu: Option<usize>,
     base_port: u16,
     tap_window: Option<Duration>,
+    node_wrapper: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Option<Args>, String> {
@@ -87,6 +91,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
         tool_cpu: Some(0),
         base_port: 13000,
         tap_window: None,
+        node_wrapper: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -127,6 +132,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
                 }
                 a.tap_window = Some(Duration::from_millis(ms));
             }
+            "--node-wrapper" => a.node_wrapper = Some(value()?.into()),
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -201,6 +207,7 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
                     c.tool_cpu = a.tool_cpu;
                     c.base_port = a.base_port;
                     c.tap_window = a.tap_window;
+                    c.node_wrapper = a.node_wrapper.clone();
                     match bench::run(&c, &command) {
                         Ok(report) => {
                             println!("{}", report.text());

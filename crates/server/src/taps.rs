@@ -341,6 +341,9 @@ impl Taps {
                     status.post(&event);
                 }
                 let core = Tap::new(config, now, RtpStart::random(&mut rand::rng())).ok();
+                // One slot at a time: a call has a tap or two, and an empty slot is a
+                // kilobyte.
+                self.list.reserve_exact(1);
                 self.list.push(ActiveTap {
                     control_id: control_id.clone(),
                     metrics: Arc::clone(&shared.metrics),
@@ -404,6 +407,9 @@ impl Taps {
                     ..WsSinkConfig::default()
                 };
                 let sink = WsSink::start(target, policy, Arc::clone(&shared.tls), sink_config);
+                // One slot at a time: a call has a tap or two, and an empty slot is a
+                // kilobyte.
+                self.list.reserve_exact(1);
                 self.list.push(ActiveTap {
                     control_id,
                     metrics: Arc::clone(&shared.metrics),

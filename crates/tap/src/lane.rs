@@ -88,7 +88,12 @@ impl Lane {
     pub(crate) fn new(frame_samples: usize, window_samples: usize) -> Lane {
         // Early by more than the window means the latency grew beyond what jitter explains.
         let early_limit = (window_samples as i64).max(MIN_EARLY_LIMIT);
-        let needed = frame_samples as i64 + 2 * window_samples as i64 + 2 * MAX_PACKET_SAMPLES;
+        // The furthest a write can reach past the read position: a packet arrives at most a
+        // window and a frame after it (two frames, for a turn that runs late), is placed at
+        // most `early_limit` ahead of its arrival, and is at most MAX_PACKET_SAMPLES long.
+        // Writes beyond the ring are cut, never wrapped onto unread samples.
+        let needed =
+            window_samples as i64 + 2 * frame_samples as i64 + early_limit + MAX_PACKET_SAMPLES;
         let capacity = (needed as usize).next_power_of_two();
         Lane {
             ring: vec![0; capacity].into_boxed_slice(),

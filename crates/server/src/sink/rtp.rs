@@ -123,7 +123,8 @@ impl RtpSink {
             socket,
             local,
             dest,
-            buf: Vec::with_capacity(HEADER_LEN + 1920),
+            // Sized by the first frame (a tap's frames are all one size).
+            buf: Vec::new(),
             stats: SinkStats::default(),
             frames: 0,
             icmp_errors: 0,
