@@ -45,6 +45,10 @@ impl Wake for Signal {
 pub struct Gate {
     signal: Arc<Signal>,
     waker: Waker,
+    /// The task waker (its data and vtable addresses) known to be stored in `signal.task`:
+    /// registered, and no wake has taken it since. A closed gate polled with that waker
+    /// needs no registration.
+    registered: Option<(usize, usize)>,
 }
 
 impl Default for Gate {
@@ -61,25 +65,40 @@ impl Gate {
             task: AtomicWaker::new(),
         });
         let waker = Waker::from(Arc::clone(&signal));
-        Gate { signal, waker }
+        Gate {
+            signal,
+            waker,
+            registered: None,
+        }
     }
 
     /// Polls `source` with the gate's waker if the gate is open, else answers `Pending`. The
     /// task's waker (in `cx`) is woken when the gate's is. After `Ready` the gate stays open,
     /// so a source holding more is polled on the next turn.
     pub fn poll<T>(
-        &self,
+        &mut self,
         cx: &mut Context<'_>,
         source: impl FnOnce(&mut Context<'_>) -> Poll<T>,
     ) -> Poll<T> {
-        // Register before looking at the flag: a wake in between is then not lost.
-        self.signal.task.register(cx.waker());
-        // A load first: a closed gate, the common case, costs no read-modify-write.
-        if !self.signal.open.load(Ordering::Acquire)
-            || !self.signal.open.swap(false, Ordering::AcqRel)
-        {
+        let task = cx.waker();
+        let id = (
+            task.data() as usize,
+            std::ptr::from_ref(task.vtable()) as usize,
+        );
+        // The common case: closed, and this task's waker is still stored (a wake marks the
+        // gate open before it takes the waker, so "closed" means nothing took it since).
+        if !self.signal.open.load(Ordering::Acquire) && self.registered == Some(id) {
             return Poll::Pending;
         }
+        // Register before looking at the flag: a wake in between is then not lost.
+        self.signal.task.register(task);
+        if !self.signal.open.swap(false, Ordering::AcqRel) {
+            self.registered = Some(id);
+            return Poll::Pending;
+        }
+        // A wake came: it may have taken the waker just registered, so the next closed poll
+        // registers again.
+        self.registered = None;
         let mut own = Context::from_waker(&self.waker);
         let polled = source(&mut own);
         if polled.is_ready() {
@@ -90,13 +109,13 @@ impl Gate {
 
     /// `future`, polled through the gate: for a future made afresh on every turn, such as
     /// `receiver.recv()`, whose source keeps the waker (see the module's rules).
-    pub async fn run<F: Future>(&self, future: F) -> F::Output {
+    pub async fn run<F: Future>(&mut self, future: F) -> F::Output {
         let mut future = pin!(future);
         std::future::poll_fn(|cx| self.poll(cx, |own| future.as_mut().poll(own))).await
     }
 
     /// Opens the gate: the source is polled on the next turn whether or not it woke.
-    pub fn open(&self) {
+    pub fn open(&mut self) {
         self.signal.open.store(true, Ordering::Release);
     }
 }
@@ -141,7 +160,7 @@ mod tests {
         let count = Arc::new(Count::default());
         let task = Waker::from(Arc::clone(&count));
         let mut cx = Context::from_waker(&task);
-        let gate = Gate::new();
+        let mut gate = Gate::new();
         let mut source = Source {
             polls: 0,
             ready: false,
@@ -170,10 +189,37 @@ mod tests {
         assert_eq!(source.polls, 4);
     }
 
+    /// Wakes from another thread race the task's polls: none may be lost.
+    #[tokio::test]
+    async fn wakes_from_another_thread_are_never_lost() {
+        const MESSAGES: u32 = 20_000;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(4);
+        let sender = std::thread::spawn(move || {
+            for i in 0..MESSAGES {
+                tx.blocking_send(i).expect("receiver lives");
+            }
+        });
+        let mut gate = Gate::new();
+        let mut next = 0;
+        // Only the gate's wakes poll this loop (no timer branch, which would poll it anyway
+        // and hide a lost wake).
+        let received = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            while next < MESSAGES {
+                if let Some(i) = gate.run(rx.recv()).await {
+                    assert_eq!(i, next);
+                    next += 1;
+                }
+            }
+        });
+        // A lost wake leaves the sender blocked on a full channel and the loop waiting.
+        assert!(received.await.is_ok(), "stuck after {next} messages");
+        sender.join().expect("the sender ran");
+    }
+
     #[tokio::test]
     async fn a_channel_through_a_gate_delivers_every_message() {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(8);
-        let gate = Gate::new();
+        let mut gate = Gate::new();
         let sender = tokio::spawn(async move {
             for i in 0..100 {
                 tx.send(i).await.expect("receiver lives");

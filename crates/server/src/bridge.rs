@@ -357,7 +357,7 @@ pub(crate) async fn relay<C: Signalling>(
     // them woke (the legs gate their sockets likewise).
     let stop = crate::node::stopped(&mut shutdown);
     tokio::pin!(stop);
-    let signalling = media::Gate::new();
+    let mut signalling = media::Gate::new();
     loop {
         let mut deadline = a.next_deadline().min(b.next_deadline());
         if let Some(due) = taps.deadline() {

@@ -288,7 +288,7 @@ impl Script<'_> {
         // (pinned across turns), polled only when one of them woke (`media::Gate`).
         let stop = crate::node::stopped(&mut shutdown);
         tokio::pin!(stop);
-        let signalling = media::Gate::new();
+        let mut signalling = media::Gate::new();
         // One timer for the whole loop, moved only when the next deadline does.
         let far_future = || tokio::time::Instant::now() + Duration::from_secs(3600);
         let timer = tokio::time::sleep_until(far_future());
