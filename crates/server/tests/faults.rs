@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use g711::Law;
 use peer::capture::Capture;
+use peer::certs::{self, Validity};
 use peer::sipp::{Sipp, SippOutcome, SippRun};
 use peer::stream::{
     RtpPacket, assert_continuous, audio, longest_common_run, rtp_packets, sipp_pcap,
@@ -258,87 +259,6 @@ sections:
     drop(faulty.node);
 }
 
-/// A CA (`ca.pem`) and two server certificates for 127.0.0.1 it signed: `valid.pem` (valid
-/// today) and `expired.pem` (valid only on 1 January 2020), with their keys, in `dir`.
-fn expired_certificates(dir: &std::path::Path) {
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl runs");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).expect("a file");
-    write(
-        "ca.cnf",
-        "[ca]\ndefault_ca = test\n[test]\ndatabase = index.txt\nnew_certs_dir = .\n\
-         serial = serial\nunique_subject = no\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n",
-    );
-    write("index.txt", "");
-    write("serial", "01\n");
-    write(
-        "server.ext",
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
-    );
-    run(&[
-        &["req", "-x509"][..],
-        &ec,
-        &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"],
-        &["-subj", "/CN=earshot faults CA"],
-    ]
-    .concat());
-    for (name, start, end) in [
-        ("valid", None, None),
-        ("expired", Some("20200101000000Z"), Some("20200102000000Z")),
-    ] {
-        let (key, csr, pem) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.pem"),
-        );
-        run(&[
-            &["req"][..],
-            &ec,
-            &["-keyout", &key, "-out", &csr, "-subj", "/CN=127.0.0.1"],
-        ]
-        .concat());
-        let mut args = vec![
-            "ca",
-            "-batch",
-            "-config",
-            "ca.cnf",
-            "-cert",
-            "ca.pem",
-            "-keyfile",
-            "ca.key",
-            "-in",
-            &csr,
-            "-out",
-            &pem,
-            "-extfile",
-            "server.ext",
-            "-notext",
-        ];
-        match (start, end) {
-            (Some(start), Some(end)) => args.extend(["-startdate", start, "-enddate", end]),
-            _ => args.extend(["-days", "2"]),
-        }
-        run(&args);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_status_servers_unresolvable_names_and_an_expired_certificate_cost_the_call_nothing()
  {
@@ -346,7 +266,15 @@ async fn failing_status_servers_unresolvable_names_and_an_expired_certificate_co
     let dir = std::env::temp_dir().join(format!("earshot-faults-certs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a directory");
-    expired_certificates(&dir);
+    // A CA, a server certificate valid today and one valid only on 1 January 2020.
+    certs::authority(&dir, "faults");
+    certs::server(&dir, "faults", "valid", Validity::Today);
+    certs::server(
+        &dir,
+        "faults",
+        "expired",
+        Validity::Between("20200101000000Z", "20200102000000Z"),
+    );
     let path = |f: &str| dir.join(f).to_string_lossy().into_owned();
     let (pem, key) = (path("valid.pem"), path("valid.key"));
     let mut valid =
@@ -417,7 +345,7 @@ sections:
         flaky.port, hung.port, expired.port, valid.port
     );
     let mut config = node_config(ports.rtp(20));
-    config.taps.ca_file = Some(dir.join("ca.pem"));
+    config.taps.ca_file = Some(dir.join("faults-ca.pem"));
     config.taps.status_timeout = Duration::from_secs(1);
     let faulty = beside_a_healthy_call(ports, "status", config, &document).await;
     assert_eq!(

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use g711::Law;
 use peer::capture::Capture;
+use peer::certs::{self, Validity};
 use peer::sipp::{Sipp, SippRun};
 use peer::stream::{
     assert_continuous, assert_continuous_channels, audio, longest_common_run, rtp_packets,
@@ -917,81 +918,16 @@ sections:
     );
 }
 
-/// A CA (`NAME-ca.pem`) and a server certificate for 127.0.0.1 signed by it (`NAME.pem`,
-/// `NAME.key`), made with the openssl command in `dir`.
-fn certificates(dir: &std::path::Path, name: &str) {
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl runs");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let (ca_key, ca_pem) = (format!("{name}-ca.key"), format!("{name}-ca.pem"));
-    let subject = format!("/CN={name} test CA");
-    run(&[
-        &["req", "-x509"][..],
-        &ec,
-        &[
-            "-keyout", &ca_key, "-out", &ca_pem, "-days", "1", "-subj", &subject,
-        ],
-    ]
-    .concat());
-    let (key, csr, pem) = (
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.pem"),
-    );
-    run(&[
-        &["req"][..],
-        &ec,
-        &["-keyout", &key, "-out", &csr, "-subj", "/CN=127.0.0.1"],
-    ]
-    .concat());
-    let ext = format!("{name}.ext");
-    std::fs::write(
-        dir.join(&ext),
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
-    )
-    .expect("the extensions file");
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        &csr,
-        "-CA",
-        &ca_pem,
-        "-CAkey",
-        &ca_key,
-        "-CAcreateserial",
-        "-out",
-        &pem,
-        "-days",
-        "1",
-        "-extfile",
-        &ext,
-    ]);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wss_taps_verify_the_receiver_against_the_node_ca_file() {
     let ports = Ports::block(22);
     let dir = std::env::temp_dir().join(format!("earshot-tap-wss-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a directory");
-    certificates(&dir, "trusted");
-    certificates(&dir, "rogue");
+    // Two CAs, each with a server certificate for 127.0.0.1: the node trusts only the first.
+    for name in ["trusted", "rogue"] {
+        certs::authority(&dir, name);
+        certs::server(&dir, name, name, Validity::Today);
+    }
     let path = |f: &str| dir.join(f).to_string_lossy().into_owned();
     let (pem, key) = (path("trusted.pem"), path("trusted.key"));
     let mut good =

@@ -8,6 +8,7 @@
 #![allow(dead_code, reason = "each test uses its own part of this module")]
 
 pub(crate) mod capture;
+pub(crate) mod certs;
 pub(crate) mod pcap;
 pub(crate) mod sipp;
 pub(crate) mod stream;
