@@ -46,22 +46,7 @@ async fn beside_a_healthy_call(
     let _receiver =
         std::net::UdpSocket::bind(("127.0.0.1", healthy_port)).expect("the healthy tap's receiver");
     let mut status = python::PythonPeer::start("status_server.py", &["200"]).await;
-    let healthy_document = format!(
-        "version: 1.0.0
-sections:
-  main:
-    - answer
-    - tap:
-        uri: rtp://127.0.0.1:{healthy_port}
-        control_id: healthy
-        direction: speak
-        codec: PCMU
-        status_url: http://127.0.0.1:{}/events
-    - play:
-        url: silence:60
-",
-        status.port
-    );
+    let healthy_document = peer::healthy_tap_document(healthy_port, status.port);
     let (good, bad) = (dir.join("good.yaml"), dir.join("bad.yaml"));
     std::fs::write(&good, healthy_document).expect("the healthy document");
     std::fs::write(&bad, faulty_document).expect("the faulty document");

@@ -24,26 +24,8 @@ async fn at_its_call_limit_the_node_refuses_a_burst_with_503_and_a_storm_costs_o
     let dir = std::env::temp_dir().join(format!("earshot-overload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a directory");
     let (good, filler) = (dir.join("good.yaml"), dir.join("filler.yaml"));
-    std::fs::write(
-        &good,
-        format!(
-            "version: 1.0.0
-sections:
-  main:
-    - answer
-    - tap:
-        uri: rtp://127.0.0.1:{healthy_port}
-        control_id: healthy
-        direction: speak
-        codec: PCMU
-        status_url: http://127.0.0.1:{}/events
-    - play:
-        url: silence:60
-",
-            status.port
-        ),
-    )
-    .expect("the healthy document");
+    std::fs::write(&good, peer::healthy_tap_document(healthy_port, status.port))
+        .expect("the healthy document");
     std::fs::write(
         &filler,
         "version: 1.0.0\nsections:\n  main:\n    - answer\n    - play:\n        url: silence:15\n    - hangup\n",

@@ -132,3 +132,24 @@ pub(crate) fn swml_flow(dir: &std::path::Path, document: &str) -> server::CallFl
     let routes = server::load_routes(Some(&path), &[]).expect("a valid document");
     server::CallFlow::Swml(std::sync::Arc::new(routes))
 }
+
+/// The SWML document of the healthy call beside a fault: answer, tap what the caller says
+/// (`speak`, PCMU, control id `healthy`) to `rtp://127.0.0.1:PORT` with its status events
+/// to the status server on `status_port`, and play a minute of silence.
+pub(crate) fn healthy_tap_document(port: u16, status_port: u16) -> String {
+    format!(
+        "version: 1.0.0
+sections:
+  main:
+    - answer
+    - tap:
+        uri: rtp://127.0.0.1:{port}
+        control_id: healthy
+        direction: speak
+        codec: PCMU
+        status_url: http://127.0.0.1:{status_port}/events
+    - play:
+        url: silence:60
+"
+    )
+}
