@@ -436,20 +436,7 @@ sections:
     config.destinations = server::sink::policy::DestinationPolicy::deny_private(Vec::new());
     config.flow = swml_flow(&dir, document);
     let node = start(config).await;
-    let mut reports = node.reports();
-    let target = node.sip_udp_addr().to_string();
-    let xml = peer::scenario("uac_expect_480.xml");
-    Sipp::spawn(&SippRun {
-        name: "tap-denied",
-        local_port: ports.sipp(),
-        media_port: ports.sipp_media(),
-        calls: 1,
-        timeout: Duration::from_secs(20),
-        args: &["-sf", &xml, "-s", "t", &target],
-    })
-    .expect_one_call()
-    .await;
-    let report = next_report(&mut reports).await;
+    let report = refused_call(&node, ports, "tap-denied", "t").await;
     assert_eq!(report.rejected, Some(480), "both taps failed: {report:?}");
     drop(node);
 
@@ -536,7 +523,6 @@ sections:
     assert_eq!(params["stats"]["frames_sent"], 0);
 }
 
-/// The status event bodies `status` receives, until `done` says enough, with their headers.
 /// One call into `node` from SIPp's `uac_silent.xml` to `user`, on `ports`' SIPp ports;
 /// returns once SIPp has seen the call through.
 async fn silent_call(node: &server::Node, ports: Ports, name: &str, user: &str, timeout: Duration) {
@@ -554,6 +540,30 @@ async fn silent_call(node: &server::Node, ports: Ports, name: &str, user: &str, 
     .await;
 }
 
+/// One call into `node` from SIPp's `uac_expect_480.xml` to `user`, which the node must
+/// refuse with 480; the call's report.
+async fn refused_call(
+    node: &server::Node,
+    ports: Ports,
+    name: &str,
+    user: &str,
+) -> server::CallReport {
+    let mut reports = node.reports();
+    let target = node.sip_udp_addr().to_string();
+    let xml = peer::scenario("uac_expect_480.xml");
+    Sipp::spawn(&SippRun {
+        name,
+        local_port: ports.sipp(),
+        media_port: ports.sipp_media(),
+        calls: 1,
+        timeout: Duration::from_secs(20),
+        args: &["-sf", &xml, "-s", user, &target],
+    })
+    .expect_one_call()
+    .await;
+    next_report(&mut reports).await
+}
+
 /// How many of the events received are `finished`.
 fn finished_count(got: &[(serde_json::Value, serde_json::Value)]) -> usize {
     got.iter()
@@ -561,6 +571,7 @@ fn finished_count(got: &[(serde_json::Value, serde_json::Value)]) -> usize {
         .count()
 }
 
+/// The status event bodies `peer` receives, until `done` says enough, with their headers.
 async fn status_events(
     peer: &mut python::PythonPeer,
     mut done: impl FnMut(&[(serde_json::Value, serde_json::Value)]) -> bool,
@@ -1224,20 +1235,7 @@ sections:
     config.flow = swml_flow(&dir, &document);
     config.destinations = server::sink::policy::DestinationPolicy::deny_private(Vec::new());
     let node = start(config).await;
-    let mut reports = node.reports();
-    let target = node.sip_udp_addr().to_string();
-    let xml = peer::scenario("uac_expect_480.xml");
-    Sipp::spawn(&SippRun {
-        name: "http-denied",
-        local_port: ports.sipp(),
-        media_port: ports.sipp_media(),
-        calls: 1,
-        timeout: Duration::from_secs(20),
-        args: &["-sf", &xml, "-s", "flow", &target],
-    })
-    .expect_one_call()
-    .await;
-    let report = next_report(&mut reports).await;
+    let report = refused_call(&node, ports, "http-denied", "flow").await;
     assert_eq!(report.rejected, Some(480), "{report:?}");
 
     // Nothing reached the server: the first request it saw is the test's own, sent now.
