@@ -14,7 +14,7 @@ use std::time::Duration;
 use g711::Law;
 use peer::pcap::Datagram;
 use peer::sipp::{Sipp, SippRun};
-use peer::stream::{assert_continuous, audio, longest_common_run, rtp_packets, sipp_pcap};
+use peer::stream::{assert_continuous, audio, longest_common_run, rtp_packets, sipp_said_as_ulaw};
 use peer::{DEADLINE, Ports, next_report, node_config, scenario, start};
 use serde_json::{Value, json};
 use server::api::{Api, ApiOptions};
@@ -481,10 +481,7 @@ async fn every_call_command_on_a_live_call() {
             .all(|p| p.src.port() == source_port && p.src.ip().is_loopback())
     );
     assert_continuous(&packets, 0, 20);
-    let said: Vec<u8> = audio(&sipp_pcap("g711a.pcap"))
-        .iter()
-        .map(|&a| Law::Ulaw.transcode_from(Law::Alaw, a))
-        .collect();
+    let said = sipp_said_as_ulaw();
     let heard = audio(&packets);
     let run = longest_common_run(&heard, &said, Law::Ulaw.silence());
     assert!(

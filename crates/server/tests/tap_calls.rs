@@ -13,8 +13,8 @@ use peer::capture::Capture;
 use peer::certs::{self, Validity};
 use peer::sipp::{Sipp, SippRun};
 use peer::stream::{
-    assert_continuous, assert_continuous_channels, audio, longest_common_run, rtp_packets,
-    sipp_pcap,
+    assert_carries_the_caller, assert_continuous, assert_continuous_channels, audio,
+    longest_common_run, rtp_packets, sipp_pcap,
 };
 use peer::{Ports, next_report, node_config, start, swml_flow, wav};
 
@@ -68,16 +68,7 @@ sections:
     assert!(packets.len() > 200, "{} tap packets", packets.len());
     assert_continuous(&packets, 0, 20);
     // What the caller said, A-law → µ-law by the G.711 tables, unbroken.
-    let said: Vec<u8> = audio(&sipp_pcap("g711a.pcap"))
-        .iter()
-        .map(|&a| Law::Ulaw.transcode_from(Law::Alaw, a))
-        .collect();
-    let run = longest_common_run(&audio(&packets), &said, Law::Ulaw.silence());
-    assert!(
-        run * 100 >= said.len() * 95,
-        "{run} of {} bytes arrived in one piece",
-        said.len()
-    );
+    assert_carries_the_caller(&packets, "the speak tap");
 
     // The status events, in order, with the fields of the contract.
     let body = |e: &serde_json::Value| -> serde_json::Value {

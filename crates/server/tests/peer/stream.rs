@@ -51,6 +51,27 @@ pub(crate) fn audio(packets: &[RtpPacket]) -> Vec<u8> {
         .collect()
 }
 
+/// What SIPp's caller says (its shipped `g711a.pcap`, A-law), as µ-law by the G.711 tables:
+/// what a PCMU tap of the caller carries.
+pub(crate) fn sipp_said_as_ulaw() -> Vec<u8> {
+    audio(&sipp_pcap("g711a.pcap"))
+        .iter()
+        .map(|&a| Law::Ulaw.transcode_from(Law::Alaw, a))
+        .collect()
+}
+
+/// Asserts that the PCMU stream `packets` carries at least 95 % of what SIPp's caller said
+/// in one unbroken piece; `who` names the stream in the failure message.
+pub(crate) fn assert_carries_the_caller(packets: &[RtpPacket], who: &str) {
+    let said = sipp_said_as_ulaw();
+    let run = longest_common_run(&audio(packets), &said, Law::Ulaw.silence());
+    assert!(
+        run * 100 >= said.len() * 95,
+        "{who}: {run} of the caller's {} bytes in one piece",
+        said.len()
+    );
+}
+
 /// Asserts one stream: one SSRC, payload type `pt`, `ptime_ms` of samples per packet,
 /// sequence numbers rising by one and timestamps by `8·ptime_ms`, the marker on the first
 /// packet only.
