@@ -65,21 +65,23 @@ fn finished() -> TapState {
     }
 }
 
-#[tokio::test]
-async fn a_500_is_retried_and_finished_follows_tapping() {
-    let mut peer = PythonPeer::start("status_server.py", &["500,200"]).await;
-    let poster = poster(Some(b"key"));
-    let channel = poster
-        .channel(&format!(
-            "http://user:pa%20ss@127.0.0.1:{}/ev?x=1",
-            peer.port
-        ))
-        .expect("a valid status url");
+/// Posts `tapping` then `finished` through `poster` to `url` and waits (within the deadline)
+/// until the channel has delivered or given up both.
+async fn post_tapping_then_finished(poster: &StatusPoster, url: &str) {
+    let channel = poster.channel(url).expect("a valid status url");
     channel.post(&event(TapState::Tapping));
     channel.post(&event(finished()));
     tokio::time::timeout(DEADLINE, channel.finish())
         .await
         .expect("delivery ends before the deadline");
+}
+
+#[tokio::test]
+async fn a_500_is_retried_and_finished_follows_tapping() {
+    let mut peer = PythonPeer::start("status_server.py", &["500,200"]).await;
+    let poster = poster(Some(b"key"));
+    let url = format!("http://user:pa%20ss@127.0.0.1:{}/ev?x=1", peer.port);
+    post_tapping_then_finished(&poster, &url).await;
 
     let mut seen = vec![];
     for _ in 0..3 {
@@ -130,14 +132,7 @@ async fn a_500_is_retried_and_finished_follows_tapping() {
 async fn a_4xx_is_not_retried() {
     let mut peer = PythonPeer::start("status_server.py", &["404,200"]).await;
     let poster = poster(None);
-    let channel = poster
-        .channel(&format!("http://127.0.0.1:{}/", peer.port))
-        .expect("a valid status url");
-    channel.post(&event(TapState::Tapping));
-    channel.post(&event(finished()));
-    tokio::time::timeout(DEADLINE, channel.finish())
-        .await
-        .expect("delivery ends before the deadline");
+    post_tapping_then_finished(&poster, &format!("http://127.0.0.1:{}/", peer.port)).await;
     let first = peer.next(DEADLINE).await;
     assert_eq!(first["code"], 404);
     assert!(first["headers"].get("x-earshot-signature").is_none());
@@ -164,14 +159,7 @@ async fn a_4xx_is_not_retried() {
 async fn four_attempts_then_given_up_and_the_next_event_still_goes() {
     let mut peer = PythonPeer::start("status_server.py", &["500,503,502,500,200"]).await;
     let poster = poster(None);
-    let channel = poster
-        .channel(&format!("http://127.0.0.1:{}/", peer.port))
-        .expect("a valid status url");
-    channel.post(&event(TapState::Tapping));
-    channel.post(&event(finished()));
-    tokio::time::timeout(DEADLINE, channel.finish())
-        .await
-        .expect("delivery ends before the deadline");
+    post_tapping_then_finished(&poster, &format!("http://127.0.0.1:{}/", peer.port)).await;
     let mut states = vec![];
     for _ in 0..5 {
         let r = peer.next(DEADLINE).await;
