@@ -8,14 +8,15 @@
 //! ```text
 //! loop {
 //!     let deadline = a.next_deadline().min(b.next_deadline()); // before select!: recv borrows
+//!     timer.as_mut().reset(deadline);                           // only when it moved
 //!     select! {
 //!         r = a.recv() => if let Received::Rtp(p) = r? {        // RTP from party A
 //!             taps_a.feed(Speak, p.packet);                      // what A says
 //!             b.core_mut().handle_relay(p.at, &p);               // bridged: A's audio to B
 //!         }
 //!         r = b.recv() => …                                      // the same the other way
-//!         _ = sleep_until(deadline) => {}
-//!         cmd = commands.recv() => …                             // set_source, handle_media
+//!         _ = &mut timer => {}                                   // one pinned Sleep
+//!         cmd = gate.run(commands.recv()) => …                   // polled only when it woke
 //!     }
 //!     let now = Leg::now();
 //!     a.send_due(now, |tx| taps_a.feed(Listen, tx.packet()));    // what A hears
