@@ -1,4 +1,4 @@
-//! [`Latch`]: symmetric RTP, choosing which source a leg listens to and sends back to.
+//! `Latch`: symmetric RTP, choosing which source a leg listens to and sends back to.
 //!
 //! The rule, in order, for an RTP packet from address `a` with SSRC `s`:
 //! 1. latching disabled: every packet is accepted, and the leg sends to the SDP address;
