@@ -11,7 +11,7 @@ use crate::screening::{Verdict, screen as screen_datagram};
 
 /// Screens `data` as one datagram and checks the verdict.
 ///
-/// - [`Verdict::Pass`] only for whitespace (keepalives) or text the stack's parser accepts.
+/// - `Verdict::Pass` only for whitespace (keepalives) or text the stack's parser accepts.
 /// - A reply is one well-formed response: `SIP/2.0 400` (counted malformed) or `SIP/2.0 501`
 ///   (not counted), every line ending in CRLF with no bare CR or LF, one empty line at the
 ///   very end, and the stack's own parser reads it back as a response that carries Via,

@@ -42,7 +42,7 @@ pub fn json(data: &[u8]) {
 
 /// Checks `data` as a YAML document (text not starting with `{`; anything else is ignored).
 ///
-/// As [`json`]; in addition, a YAML document that checks gives the same document when the
+/// As [`json()`]; in addition, a YAML document that checks gives the same document when the
 /// value it parsed to is written as JSON: the two forms are one model.
 ///
 /// # Panics
