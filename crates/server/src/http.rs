@@ -317,17 +317,19 @@ mod tests {
         );
     }
 
+    /// A `302` to `/rN` on the same server.
+    fn redirect(n: usize, port: u16) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{port}/r{n}\r\n\
+             Connection: close\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
     #[tokio::test]
     async fn more_than_five_redirects_are_refused() {
         // Every answer redirects to the next path: the sixth redirect is not followed.
-        let port = serve(false, |n, port| {
-            format!(
-                "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{port}/r{n}\r\n\
-                 Connection: close\r\nContent-Length: 0\r\n\r\n"
-            )
-            .into_bytes()
-        })
-        .await;
+        let port = serve(false, redirect).await;
         let url = format!("http://127.0.0.1:{port}/r0");
         let error = client()
             .send("GET", &url, &[], None, Duration::from_secs(10), MAX_BODY)
@@ -340,11 +342,7 @@ mod tests {
     async fn five_redirects_are_followed() {
         let port = serve(false, |n, port| {
             if n <= 5 {
-                format!(
-                    "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{port}/r{n}\r\n\
-                     Connection: close\r\nContent-Length: 0\r\n\r\n"
-                )
-                .into_bytes()
+                redirect(n, port)
             } else {
                 b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec()
             }
